@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh Debian 12 machine.
+# Idempotent: every step is skipped when its result is already present.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+WASM_BINDGEN_VERSION=0.2.130 # == wasm-bindgen pinned in ui/Cargo.toml and ui/Trunk.toml
+TRUNK_VERSION=0.21.14        # trunk 0.22 needs a newer rustc than this machine has
+TAURI_DRIVER_VERSION=2.1.0
+
+APT_PKGS=(
+  build-essential pkg-config libssl-dev libdbus-1-dev
+  libwebkit2gtk-4.1-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
+  xvfb xauth dbus-x11 xdotool imagemagick
+  webkit2gtk-driver chromium chromium-driver
+  gnome-keyring libsecret-1-dev keyutils
+  python3-venv
+)
+missing=()
+for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "setup: installing apt packages: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+have() { cargo install --list | grep "^$1 v$2:" >/dev/null; }
+have wasm-bindgen-cli "$WASM_BINDGEN_VERSION" ||
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" # not --locked: its lockfile names a crate the registry lacks
+have trunk "$TRUNK_VERSION" || cargo install trunk --version "$TRUNK_VERSION" --locked
+have tauri-driver "$TAURI_DRIVER_VERSION" || cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
+echo "setup: toolchain ready"
