@@ -180,6 +180,13 @@ impl InMemorySaver {
         Self::default()
     }
 
+    /// Ids of every thread with checkpoints, sorted.
+    pub fn list_threads(&self) -> Vec<String> {
+        let Ok(mem) = self.lock() else { return Vec::new() };
+        let set: std::collections::BTreeSet<String> = mem.checkpoints.keys().map(|(t, _)| t.clone()).collect();
+        set.into_iter().collect()
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Memory>> {
         self.inner.lock().map_err(|_| Error::Checkpointer("in-memory saver poisoned".into()))
     }

@@ -130,6 +130,7 @@ pub struct StateGraph {
     pub(crate) joins: Vec<(Vec<String>, String)>,
     pub(crate) branches: IndexMap<String, Vec<Branch>>,
     pub(crate) errors: Vec<String>,
+    pub(crate) external_targets: Vec<String>,
 }
 
 /// Options for [`StateGraph::compile`].
@@ -247,6 +248,13 @@ impl StateGraph {
         self
     }
 
+    /// Declares that `node` may be reached from outside, by a `Command(goto=...)` given as run
+    /// input, so the reachability check accepts it without an incoming edge.
+    pub fn reachable_by_command(mut self, node: impl Into<String>) -> Self {
+        self.external_targets.push(node.into());
+        self
+    }
+
     /// Adds a plain edge (use [`START`] and [`END`] for the graph's ends).
     pub fn add_edge(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
         self.edges.push((from.into(), to.into()));
@@ -360,6 +368,7 @@ impl StateGraph {
         // Reachability: nodes no edge, branch, join or Command can lead to.
         let mut reached: HashSet<&str> = HashSet::new();
         let mut frontier = vec![START];
+        frontier.extend(self.external_targets.iter().map(String::as_str));
         // A router without a path map can lead anywhere.
         let has_unbounded = self.branches.values().flatten().any(|b| b.path_map.is_none());
         while let Some(n) = frontier.pop() {

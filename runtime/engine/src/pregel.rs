@@ -910,7 +910,14 @@ impl Loop {
                 if !null_writes.is_empty() {
                     let path = TaskPath::Pull(INPUT.into());
                     let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
-                    apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
+                    let updated =
+                        apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
+                    // The planner must see what the command wrote (a goto triggers its node).
+                    if let Some(u) = self.checkpoint.updated_channels.as_mut() {
+                        u.extend(updated);
+                        u.sort();
+                        u.dedup();
+                    }
                 }
                 let all: BTreeMap<String, Version> = self.checkpoint.channel_versions.clone();
                 self.checkpoint.versions_seen.insert(INTERRUPT.into(), all);

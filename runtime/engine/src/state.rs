@@ -293,8 +293,13 @@ impl CompiledGraph {
                 result,
             });
         }
-        let next: Vec<String> =
-            tasks.iter().enumerate().filter(|(i, _)| !has_writes[*i]).map(|(_, t)| t.name.clone()).collect();
+        // Only live state folds finished tasks in; history lists every planned task.
+        let next: Vec<String> = tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !(live && has_writes[*i]))
+            .map(|(_, t)| t.name.clone())
+            .collect();
         let interrupts = out_tasks.iter().flat_map(|t| t.interrupts.clone()).collect();
         Ok(StateSnapshot {
             values: Value::Object(read_state(&channels, &self.output_keys)),
