@@ -62,7 +62,7 @@ pub(crate) struct Task {
 }
 
 /// Channels whose writes never mark a task finished.
-fn is_control(channel: &str) -> bool {
+pub(crate) fn is_control(channel: &str) -> bool {
     matches!(channel, ERROR | INTERRUPT | RESUME | crate::types::SCHEDULED)
 }
 
@@ -101,6 +101,8 @@ pub(crate) struct Loop {
     pub(crate) interrupt_after: Breakpoints,
     /// Answers for specific interrupt ids (`Command(resume={id: value})`).
     pub(crate) resume_map: HashMap<String, Value>,
+    /// Channels updated by the last applied step (guides the planner).
+    pub(crate) updated: Option<BTreeSet<String>>,
 }
 
 /// How a loop ended.
@@ -245,6 +247,7 @@ pub(crate) fn prepare_tasks(
     channels: &IndexMap<String, Channel>,
     ns: &str,
     step: i64,
+    updated: Option<&BTreeSet<String>>,
 ) -> Vec<Task> {
     let mut tasks = Vec::new();
     let step_s = step.to_string();
@@ -262,7 +265,9 @@ pub(crate) fn prepare_tasks(
             tasks.push(Task::new(id, send.node.clone(), TaskPath::Push(i), send.arg, vec![PUSH.into()]));
         }
     }
-    let candidates: Vec<&str> = match &checkpoint.updated_channels {
+    // With the channels the last step updated, only their subscribers are candidates (sorted,
+    // as LangGraph does); otherwise every node in insertion order.
+    let candidates: Vec<&str> = match updated.filter(|u| !u.is_empty()) {
         Some(updated) => {
             let set: BTreeSet<&str> = updated
                 .iter()
@@ -700,6 +705,11 @@ impl Loop {
             None => (Checkpoint::empty(), Map::new(), None, Vec::new(), -1, false),
         };
         let channels = channels_from(&graph, &checkpoint);
+        let updated = checkpoint
+            .updated_channels
+            .as_ref()
+            .filter(|u| !u.is_empty())
+            .map(|u| u.iter().cloned().collect::<BTreeSet<String>>());
         let stop = step + config.recursion_limit as i64 + 1;
         let interrupt_before =
             config.interrupt_before.clone().unwrap_or_else(|| graph.interrupt_before.clone());
@@ -724,6 +734,7 @@ impl Loop {
             parent_scratch,
             interrupt_before,
             interrupt_after,
+            updated,
             resume_map: HashMap::new(),
         })
     }
@@ -803,7 +814,7 @@ impl Loop {
             if self.step > self.stop {
                 return Err(Error::Recursion(self.config.recursion_limit));
             }
-            let mut tasks = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step);
+            let mut tasks = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step, self.updated.as_ref());
             self.emit_checkpoint(&tasks);
             if tasks.is_empty() {
                 return Ok(Exit::Done);
@@ -835,7 +846,7 @@ impl Loop {
             self.after_tick(&tasks).await?;
             if !self.interrupt_after.is_empty() && self.should_interrupt(&self.interrupt_after, &tasks) {
                 self.emitter.emit(StreamMode::Updates, json!({ INTERRUPT: [] }));
-                let next = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step);
+                let next = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step, self.updated.as_ref());
                 self.emit_checkpoint(&next);
                 return Ok(Exit::Interrupted(Vec::new()));
             }
@@ -878,7 +889,7 @@ impl Loop {
                 if !v.is_object() {
                     return Err(Error::invalid_update(format!("Expected dict, got {v}")));
                 }
-                let discard = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step);
+                let discard = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step, self.updated.as_ref());
                 let input_writes = vec![(START.to_string(), v)];
                 let input_path = TaskPath::Pull(INPUT.into());
                 let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = discard
@@ -887,6 +898,7 @@ impl Loop {
                     .collect();
                 ts.push((INPUT, &input_path, &[], &input_writes));
                 let updated = apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
+                self.updated = Some(updated.clone());
                 self.put_checkpoint("input", Some(updated.into_iter().collect())).await
             }
             Input::Resume | Input::Command(_) if !self.saved => Err(Error::EmptyInput(START.into())),
@@ -913,10 +925,8 @@ impl Loop {
                     let updated =
                         apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
                     // The planner must see what the command wrote (a goto triggers its node).
-                    if let Some(u) = self.checkpoint.updated_channels.as_mut() {
+                    if let Some(u) = self.updated.as_mut() {
                         u.extend(updated);
-                        u.sort();
-                        u.dedup();
                     }
                 }
                 let all: BTreeMap<String, Version> = self.checkpoint.channel_versions.clone();
@@ -940,6 +950,7 @@ impl Loop {
         self.pending.retain(|w| w.channel != INTERRUPT);
         let keep = std::mem::take(&mut self.pending);
         self.put_checkpoint("fork", None).await?;
+        self.updated = None;
         // Null-task writes (a Command's goto/update) still apply to the new branch.
         self.pending = keep.into_iter().filter(|w| w.task_id == NULL_TASK_ID).collect();
         Ok(())
@@ -1003,7 +1014,7 @@ impl Loop {
                     .collect();
                 if pending_interrupts.len() > 1 {
                     return Err(Error::Usage(
-                        "When there are multiple pending interrupts, you must specify the interrupt id when resuming. Docs: https://docs.langchain.com/oss/python/langgraph/add-human-in-the-loop#resume-multiple-interrupts-with-one-invocation.".into(),
+                        "When there are multiple pending interrupts, you must specify the interrupt id when resuming. Docs: https://docs.langchain.com/oss/python/langgraph/interrupts#handling-multiple-interrupts.".into(),
                     ));
                 }
                 writes.push((RESUME.into(), r.clone()));
@@ -1204,7 +1215,7 @@ impl Loop {
             });
         }
         if let Some(cmd) = parent_cmd {
-            self.after_tick(tasks).await?;
+            // Nothing of the jump is saved in the child; the parent's task applies it.
             return Err(Error::ParentCommand(cmd));
         }
         Ok(interrupts)
@@ -1230,6 +1241,7 @@ impl Loop {
         if touched_output {
             self.emit_values();
         }
+        self.updated = Some(updated.clone());
         self.put_checkpoint("loop", Some(updated.into_iter().collect())).await
     }
 }

@@ -10,7 +10,7 @@ use crate::checkpoint::{Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer
 use crate::context::RunConfig;
 use crate::error::{Error, Result};
 use crate::graph::CompiledGraph;
-use crate::pregel::{Loop, Task, TaskPath, apply_writes, channels_from, node_writes, prepare_tasks, read_state, task_result};
+use crate::pregel::{Loop, is_control, Task, TaskPath, apply_writes, channels_from, node_writes, prepare_tasks, read_state, task_result};
 use crate::types::{COPY, END, ERROR, INPUT, INTERRUPT, Interrupt, NULL_TASK_ID, NodeOutput, PUSH, RETURN, START};
 
 /// A task of a snapshot (LangGraph's `PregelTask`).
@@ -207,7 +207,7 @@ impl CompiledGraph {
         let mut channels = channels_from(self, &checkpoint);
         let step = saved.metadata.get("step").and_then(Value::as_i64).unwrap_or(-1) + 1;
         let ns = saved.config.checkpoint_ns.clone();
-        let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step);
+        let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step, None);
         let null_writes: Vec<(String, Value)> = saved
             .pending_writes
             .iter()
@@ -226,7 +226,7 @@ impl CompiledGraph {
             has_writes[i] = saved
                 .pending_writes
                 .iter()
-                .any(|w| w.task_id == t.id && w.channel != ERROR && w.channel != INTERRUPT);
+                .any(|w| w.task_id == t.id && !is_control(&w.channel));
         }
         if live {
             let mut with_writes: Vec<(String, TaskPath, Vec<String>, Vec<(String, Value)>)> = Vec::new();
@@ -234,7 +234,7 @@ impl CompiledGraph {
                 let ws: Vec<(String, Value)> = saved
                     .pending_writes
                     .iter()
-                    .filter(|w| w.task_id == t.id && w.channel != ERROR && w.channel != INTERRUPT)
+                    .filter(|w| w.task_id == t.id && !is_control(&w.channel))
                     .map(|w| (w.channel.clone(), w.value.clone()))
                     .collect();
                 if !ws.is_empty() {
@@ -288,7 +288,8 @@ impl CompiledGraph {
                 name: t.name.clone(),
                 path: t.path.to_value(),
                 error: t.error.clone(),
-                interrupts: t.interrupts.clone(),
+                // Live state shows only unanswered interrupts; history shows all of them.
+                interrupts: if live && has_writes[i] { Vec::new() } else { t.interrupts.clone() },
                 state,
                 result,
             });
@@ -442,7 +443,7 @@ impl CompiledGraph {
                 return Err(Error::invalid_update("Cannot apply multiple updates when clearing state"));
             }
             if let Some(saved) = &saved {
-                let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step + 1);
+                let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step + 1, None);
                 let null_writes: Vec<(String, Value)> = saved.pending_writes.iter().filter(|w| w.task_id == NULL_TASK_ID).map(|w| (w.channel.clone(), w.value.clone())).collect();
                 if !null_writes.is_empty() {
                     let path = TaskPath::Pull(INPUT.into());
@@ -499,7 +500,7 @@ impl CompiledGraph {
         // Regular updates: run the writers of `as_node` on the values.
         let mut node_to_task_ids: BTreeMap<String, std::collections::VecDeque<String>> = BTreeMap::new();
         if saved.is_some() {
-            for t in prepare_tasks(self, &checkpoint, &channels, &ns, step + 1) {
+            for t in prepare_tasks(self, &checkpoint, &channels, &ns, step + 1, None) {
                 node_to_task_ids.entry(t.name.clone()).or_default().push_back(t.id.clone());
             }
         }

@@ -39,6 +39,18 @@ async fn scenarios_match_python_langgraph() {
         s10_command_from_node,
         s11_command_input,
         s12_none_and_goto_only,
+        s13_subgraph,
+        s14_command_parent,
+        s15_single_interrupt,
+        s16_two_interrupts,
+        s17_parallel_interrupts,
+        s18_interrupt_in_subgraph,
+        s19_interrupt_before,
+        s20_interrupt_after,
+        s21_resume_static,
+        s22_retry,
+        s23_error_parallel,
+        s24_recursion_limit,
     ];
     let mut failures = Vec::new();
     let mut fixed = Vec::new();

@@ -226,12 +226,262 @@ pub async fn s12_none_and_goto_only(rec: &mut Rec) {
     rec.get_state("get_state", &app, cfg("t"), false).await;
 }
 
-#[allow(dead_code)]
-fn unused(_: Managed, _: RetryPolicy, _: AtomicUsize, _: Ordering) -> NodeResult {
-    Ok(NodeOutput::none())
+
+fn child_s1_s2() -> StateGraph {
+    append(append(s_graph(), "s1"), "s2").add_edge(START, "s1").add_edge("s1", "s2").add_edge("s2", END)
 }
 
-#[allow(dead_code)]
-fn unused2(c: &Value) -> RunConfig {
-    config_of(c)
+fn sub_cfg(thread: &str) -> RunConfig {
+    let mut c = modes(thread);
+    c.subgraphs = true;
+    c
+}
+
+pub async fn s13_subgraph(rec: &mut Rec) {
+    let child = child_s1_s2().compile(CompileOptions::default()).expect("child");
+    let g = append(append(s_graph(), "before"), "after")
+        .add_subgraph("sub", child)
+        .add_edge(START, "before").add_edge("before", "sub").add_edge("sub", "after").add_edge("after", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), sub_cfg("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.get_state("get_state_subgraphs", &app, cfg("t"), true).await;
+    let hist = rec.history("history", &app, cfg("t")).await;
+    let ns = hist
+        .iter()
+        .find(|s| s.next == vec!["sub".to_string()])
+        .and_then(|s| s.tasks.first())
+        .and_then(|t| t.state.as_ref())
+        .and_then(|st| st["checkpoint_ns"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut c = cfg("t");
+    c.checkpoint_ns = ns;
+    rec.history("child_history", &app, c).await;
+}
+
+pub async fn s14_command_parent(rec: &mut Rec) {
+    let child = append(s_graph(), "s1")
+        .add_fn("jump", |_, _| Ok(Command::goto("other").with_update(json!({"log": ["jumped"]})).to_parent().into()))
+        .add_edge(START, "s1").add_edge("s1", "jump")
+        .compile(CompileOptions::default())
+        .expect("child");
+    let g = append(s_graph(), "other")
+        .add_subgraph("sub", child)
+        .add_edge(START, "sub").add_edge("other", END)
+        .reachable_by_command("other");
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), sub_cfg("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+}
+
+fn asker(name: &'static str, question: Value, prefix: &'static str) -> impl Fn(Value, orrery_engine::NodeContext) -> NodeResult + std::marker::Send + Sync + 'static {
+    let _ = name;
+    move |_, ctx| {
+        let a = ctx.interrupt(question.clone())?;
+        Ok(json!({"log": [format!("{prefix}{}", a.as_str().map(str::to_string).unwrap_or_else(|| a.to_string()))]}).into())
+    }
+}
+
+pub async fn s15_single_interrupt(rec: &mut Rec) {
+    let g = s_graph().add_fn("ask", asker("ask", json!({"q": 1}), "ask=")).add_edge(START, "ask").add_edge("ask", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.stream("resume", &app, Command::resume(json!("yes")), modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
+
+pub async fn s16_two_interrupts(rec: &mut Rec) {
+    let calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let c2 = Arc::clone(&calls);
+    let g = s_graph()
+        .add_fn("ask", move |_, ctx| {
+            c2.lock().unwrap().push("ask-enter".into());
+            let a = ctx.interrupt(json!("q1"))?;
+            c2.lock().unwrap().push(format!("got1={}", a.as_str().unwrap_or_default()));
+            let b = ctx.interrupt(json!("q2"))?;
+            c2.lock().unwrap().push(format!("got2={}", b.as_str().unwrap_or_default()));
+            Ok(json!({"log": [a, b]}).into())
+        })
+        .add_edge(START, "ask").add_edge("ask", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.stream("resume1", &app, Command::resume(json!("A1")), modes("t")).await;
+    let st = rec.get_state("get_state", &app, cfg("t"), false).await;
+    let id = st.and_then(|s| s.interrupts.first().map(|i| i.id.clone())).unwrap_or_default();
+    rec.stream("resume2", &app, Command::resume(json!({ id: "B2" })), modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    let v = json!(*calls.lock().unwrap());
+    rec.ok("calls", v);
+}
+
+pub async fn s17_parallel_interrupts(rec: &mut Rec) {
+    let g = s_graph()
+        .add_fn("x", asker("x", json!("X?"), "x="))
+        .add_fn("y", asker("y", json!("Y?"), "y="))
+        .add_fn("z", |_, _| Ok(json!({"log": ["z"]}).into()))
+        .add_edge(START, "x").add_edge(START, "y").add_edge(START, "z")
+        .add_edge("x", END).add_edge("y", END).add_edge("z", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    let st = rec.get_state("get_state", &app, cfg("t"), false).await;
+    let id_of = |q: &str| {
+        st.as_ref()
+            .and_then(|s| s.interrupts.iter().find(|i| i.value == json!(q)).map(|i| i.id.clone()))
+            .unwrap_or_default()
+    };
+    let (ix, iy) = (id_of("X?"), id_of("Y?"));
+    rec.stream("resume_plain", &app, Command::resume(json!("v")), modes("t")).await;
+    rec.stream("resume_x", &app, Command::resume(json!({ ix: "X!" })), modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    rec.stream("resume_y", &app, Command::resume(json!({ iy: "Y!" })), modes("t")).await;
+    rec.get_state("get_state3", &app, cfg("t"), false).await;
+}
+
+pub async fn s18_interrupt_in_subgraph(rec: &mut Rec) {
+    let child = s_graph()
+        .add_fn("ask", asker("ask", json!("q"), "ask="))
+        .add_edge(START, "ask").add_edge("ask", END)
+        .compile(CompileOptions::default())
+        .expect("child");
+    let g = append(s_graph(), "after").add_subgraph("sub", child).add_edge(START, "sub").add_edge("sub", "after").add_edge("after", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), sub_cfg("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.get_state("get_state_subgraphs", &app, cfg("t"), true).await;
+    rec.stream("resume", &app, Command::resume(json!("yes")), sub_cfg("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+}
+
+pub async fn s19_interrupt_before(rec: &mut Rec) {
+    let app = compile_with(chain(&["a", "b", "c"]), rec, &["b"], &[]);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.stream("resume", &app, Input::Resume, modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    let app2 = compile_with(chain(&["a", "b", "c"]), rec, &["b"], &["b"]);
+    rec.stream("t2_stream", &app2, input0(), modes("t2")).await;
+    rec.stream("t2_resume1", &app2, Input::Resume, modes("t2")).await;
+    rec.get_state("t2_get_state", &app2, cfg("t2"), false).await;
+    rec.stream("t2_resume2", &app2, Input::Resume, modes("t2")).await;
+    rec.get_state("t2_get_state2", &app2, cfg("t2"), false).await;
+}
+
+pub async fn s20_interrupt_after(rec: &mut Rec) {
+    let app = compile_with(chain(&["a", "b", "c"]), rec, &[], &["a"]);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.stream("resume", &app, Input::Resume, modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+}
+
+pub async fn s21_resume_static(rec: &mut Rec) {
+    let app = compile_with(chain(&["a", "b"]), rec, &["b"], &[]);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.stream("resume", &app, Command::resume(json!("ignored")), modes("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+}
+
+pub async fn s22_retry(rec: &mut Rec) {
+    let policy = RetryPolicy { initial_interval: 0.01, jitter: false, max_attempts: 3, ..Default::default() };
+    let flaky_calls = Arc::new(AtomicUsize::new(0));
+    let fc = Arc::clone(&flaky_calls);
+    let g = s_graph()
+        .add_fn_with(
+            "flaky",
+            move |_, _| {
+                let n = fc.fetch_add(1, Ordering::SeqCst) + 1;
+                if n <= 2 {
+                    return Err(NodeError::failed("ConnectionError", format!("flaky {n}")));
+                }
+                Ok(json!({"log": ["flaky"]}).into())
+            },
+            NodeOptions { retry: Some(policy.clone()), ..Default::default() },
+        )
+        .add_edge(START, "flaky").add_edge("flaky", END);
+    let app = compile(g, rec);
+    rec.invoke("invoke", &app, input0(), cfg("t")).await;
+    rec.ok("flaky_calls", json!(flaky_calls.load(Ordering::SeqCst)));
+    let bad_calls = Arc::new(AtomicUsize::new(0));
+    let bc = Arc::clone(&bad_calls);
+    let g2 = s_graph()
+        .add_fn_with(
+            "bad",
+            move |_, _| {
+                bc.fetch_add(1, Ordering::SeqCst);
+                Err(NodeError::failed("ValueError", "bad"))
+            },
+            NodeOptions { retry: Some(policy.clone()), ..Default::default() },
+        )
+        .add_edge(START, "bad").add_edge("bad", END);
+    let app2 = compile(g2, rec);
+    rec.invoke("invoke_t2", &app2, input0(), cfg("t2")).await;
+    rec.ok("bad_calls", json!(bad_calls.load(Ordering::SeqCst)));
+    rec.get_state("get_state_t2", &app2, cfg("t2"), false).await;
+}
+
+pub async fn s23_error_parallel(rec: &mut Rec) {
+    let ok_calls = Arc::new(AtomicUsize::new(0));
+    let boom_calls = Arc::new(AtomicUsize::new(0));
+    let (oc, bc) = (Arc::clone(&ok_calls), Arc::clone(&boom_calls));
+    let g = s_graph()
+        .add_fn("ok", move |_, _| {
+            oc.fetch_add(1, Ordering::SeqCst);
+            Ok(json!({"log": ["ok"]}).into())
+        })
+        .add_node("boom", move |_, _| {
+            let n = bc.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                // Let `ok` finish first, as the Python scenario does with an event.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if n == 1 {
+                    return Err(NodeError::failed("KeyError", "boom"));
+                }
+                Ok(json!({"log": ["boom"]}).into())
+            }
+        })
+        .add_edge(START, "ok").add_edge(START, "boom").add_edge("ok", END).add_edge("boom", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.invoke("invoke_none", &app, Input::Resume, cfg("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    rec.ok("calls", json!({"ok": ok_calls.load(Ordering::SeqCst), "boom": boom_calls.load(Ordering::SeqCst)}));
+}
+
+pub async fn s24_recursion_limit(rec: &mut Rec) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let g = s_graph()
+        .add_fn("loop", move |s, _| {
+            c.fetch_add(1, Ordering::SeqCst);
+            Ok(json!({"x": x_of(&s) + 1, "log": ["loop"]}).into())
+        })
+        .add_edge(START, "loop")
+        .add_conditional_edges("loop", |_, _| Ok(vec![Goto::Node("loop".into())]), Some(vec![("loop", "loop")]));
+    let app = compile(g, rec);
+    rec.invoke("invoke", &app, input0(), cfg("t").limit(5)).await;
+    rec.ok("loop_calls", json!(calls.load(Ordering::SeqCst)));
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.invoke("invoke_none", &app, Input::Resume, cfg("t").limit(5)).await;
+    rec.ok("loop_calls_after_resume", json!(calls.load(Ordering::SeqCst)));
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    let ab = compile(chain(&["a", "b"]), rec);
+    rec.invoke("ab_limit2", &ab, input0(), cfg("t2").limit(2)).await;
+    rec.invoke("ab_limit3", &ab, input0(), cfg("t3").limit(3)).await;
+    let managed = |name: &'static str| {
+        move |s: Value, _| -> NodeResult {
+            let last = if s["last"].as_bool().unwrap_or(false) { "True" } else { "False" };
+            Ok(json!({"log": [format!("{name}:{}/{last}", s["remaining"])]}).into())
+        }
+    };
+    let g4 = s_graph()
+        .managed("remaining", Managed::RemainingSteps)
+        .managed("last", Managed::IsLastStep)
+        .add_fn("a", managed("a"))
+        .add_fn("b", managed("b"))
+        .add_edge(START, "a").add_edge("a", "b").add_edge("b", END);
+    let app4 = compile(g4, rec);
+    rec.invoke("managed", &app4, input0(), cfg("t4").limit(3)).await;
 }
