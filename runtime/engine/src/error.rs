@@ -125,6 +125,14 @@ impl NodeError {
         let msg = self.to_string();
         format!("{}({})", self.kind(), py_str_repr(&msg))
     }
+
+    /// The error as LangGraph's task streams show it: `{"error": class, "message": str(e)}`
+    /// (Python's `str` of a `KeyError` quotes its key).
+    pub fn to_json(&self) -> serde_json::Value {
+        let msg = self.to_string();
+        let msg = if self.kind() == "KeyError" { py_str_repr(&msg) } else { msg };
+        serde_json::json!({"error": self.kind(), "message": msg})
+    }
 }
 
 impl From<Error> for NodeError {

@@ -1170,8 +1170,12 @@ impl Loop {
                     });
                     let t = &mut tasks[i];
                     t.interrupts = ints.clone();
+                    let with_schema: Vec<Value> = ints
+                        .iter()
+                        .map(|i| json!({"value": i.value, "id": i.id, "response_schema": null}))
+                        .collect();
                     let result = json!({
-                        "id": t.id, "name": t.name, "error": null, "result": {}, "interrupts": vals
+                        "id": t.id, "name": t.name, "error": null, "result": {}, "interrupts": with_schema
                     });
                     self.emit_task_event("task_result", result);
                     interrupts.extend(ints);
@@ -1207,7 +1211,7 @@ impl Loop {
             let t = &tasks[i];
             let repr = e.repr();
             self.put_writes(&t.id.clone(), &t.path.sort_key(), vec![(ERROR.into(), Value::String(repr.clone()))]).await?;
-            let result = json!({"id": t.id, "name": t.name, "error": repr, "result": {}, "interrupts": []});
+            let result = json!({"id": t.id, "name": t.name, "error": e.to_json(), "result": {}, "interrupts": []});
             self.emit_task_event("task_result", result);
             return Err(match e {
                 NodeError::Engine(inner) => *inner,
@@ -1222,6 +1226,10 @@ impl Loop {
     }
 
     fn emit_task_event(&self, kind: &str, payload: Value) {
+        // The hidden `__start__` task never shows in task streams.
+        if payload["name"] == START {
+            return;
+        }
         self.emitter.emit_with(StreamMode::Tasks, || payload.clone());
         self.emitter.emit_with(StreamMode::Debug, || {
             json!({"step": self.step, "timestamp": now_iso(), "type": kind, "payload": payload})

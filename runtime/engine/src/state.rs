@@ -478,8 +478,11 @@ impl CompiledGraph {
                 INPUT.as_bytes(),
             )
             .to_string();
-            let (v, at) = put(cp, "input", next_step, saved_at.map(|s| s.checkpoint_id)).await?;
-            saver.put_writes(&at, &input_task, "", &writes).await?;
+            let (v, at) = put(cp, "input", next_step, saved_at.as_ref().map(|s| s.checkpoint_id.clone())).await?;
+            // The input is recorded against the checkpoint it was applied to.
+            if let Some(prev) = &saved_at {
+                saver.put_writes(prev, &input_task, "", &writes).await?;
+            }
             return Ok((v, at));
         }
         if as_node.as_deref() == Some(COPY) {
@@ -492,6 +495,7 @@ impl CompiledGraph {
             let mut cp = saved.checkpoint.clone();
             cp.id = new_checkpoint_id(step);
             cp.ts = now_iso();
+            cp.updated_channels = None;
             let parent = saved.parent.as_ref().map(|p| p.checkpoint_id.clone());
             let (v, at) = put(cp, "fork", step + 1, parent).await?;
             return Ok((v, at));
@@ -568,7 +572,16 @@ impl CompiledGraph {
                 });
             run.push((as_node, task_id, writes));
         }
-        if let Some(at) = &saved_at {
+        // The writes are also kept on the checkpoint they build on when it is the thread's head,
+        // so its history shows the updated task as done.
+        let is_head = match &saved_at {
+            Some(at) => saver
+                .get_tuple(thread, &ns, None)
+                .await?
+                .is_some_and(|h| h.checkpoint.id == at.checkpoint_id),
+            None => false,
+        };
+        if let Some(at) = saved_at.as_ref().filter(|_| is_head) {
             for (name, task_id, writes) in &run {
                 let channel_writes: Vec<(String, Value)> = writes.iter().filter(|w| w.0 != PUSH).cloned().collect();
                 if !channel_writes.is_empty() {

@@ -51,6 +51,15 @@ async fn scenarios_match_python_langgraph() {
         s22_retry,
         s23_error_parallel,
         s24_recursion_limit,
+        s25_replay,
+        s26_replay_interrupt,
+        s27_update_past,
+        s28_update_while_interrupted,
+        s29_update_specials,
+        s30_bulk_update,
+        s31_new_input_past,
+        s33_checkpoint_debug_payloads,
+        s35_metadata_merge,
     ];
     let mut failures = Vec::new();
     let mut fixed = Vec::new();

@@ -485,3 +485,143 @@ pub async fn s24_recursion_limit(rec: &mut Rec) {
     let app4 = compile(g4, rec);
     rec.invoke("managed", &app4, input0(), cfg("t4").limit(3)).await;
 }
+
+/// The config of the newest history entry whose `next` is `next`.
+async fn locate(app: &CompiledGraph, thread: &str, next: &[&str]) -> RunConfig {
+    let hist = app.get_state_history(&cfg(thread), None, None, None).await.expect("history");
+    let want: Vec<String> = next.iter().map(|s| s.to_string()).collect();
+    let snap = hist.iter().find(|s| s.next == want).expect("checkpoint with that next");
+    config_of(&snap.config)
+}
+
+pub async fn s25_replay(rec: &mut Rec) {
+    let app = compile(chain(&["a", "b", "c"]), rec);
+    rec.invoke("invoke", &app, input0(), cfg("t")).await;
+    let c = locate(&app, "t", &["b"]).await;
+    rec.stream("replay", &app, Input::Resume, c.modes(VU)).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
+
+pub async fn s26_replay_interrupt(rec: &mut Rec) {
+    let g = append(s_graph(), "a").add_fn("ask", asker("ask", json!("q"), "ask=")).add_edge(START, "a").add_edge("a", "ask").add_edge("ask", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.stream("resume1", &app, Command::resume(json!("first")), modes("t")).await;
+    let c = locate(&app, "t", &["ask"]).await;
+    rec.stream("replay", &app, Input::Resume, c.modes(VU)).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.stream("resume2", &app, Command::resume(json!("second")), modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
+
+pub async fn s27_update_past(rec: &mut Rec) {
+    let app = compile(chain(&["a", "b", "c"]), rec);
+    rec.invoke("invoke", &app, input0(), cfg("t")).await;
+    let c = locate(&app, "t", &["b"]).await;
+    rec.ok("locate", json!({"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": c.checkpoint_id}));
+    if let Some(u1) = rec.update("update_inferred", &app, c.clone(), Some(json!({"x": 100})), None).await {
+        rec.get_state("get_state_u1", &app, u1, false).await;
+    }
+    if let Some(u2) = rec.update("update_as_b", &app, c.clone(), Some(json!({"x": 200})), Some("b")).await {
+        rec.get_state("get_state_u2", &app, u2.clone(), false).await;
+        rec.invoke("invoke_from_u2", &app, Input::Resume, u2).await;
+    }
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
+
+pub async fn s28_update_while_interrupted(rec: &mut Rec) {
+    let g = append(s_graph(), "after").add_fn("ask", asker("ask", json!("q"), "ask=")).add_edge(START, "ask").add_edge("ask", "after").add_edge("after", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), modes("t")).await;
+    rec.update("update", &app, cfg("t"), Some(json!({"log": ["manual"]})), Some("ask")).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+    rec.stream("resume", &app, Input::Resume, modes("t")).await;
+    rec.get_state("get_state2", &app, cfg("t"), false).await;
+}
+
+pub async fn s29_update_specials(rec: &mut Rec) {
+    let app = compile(chain(&["a", "b", "c"]), rec);
+    let app_b = compile_with(chain(&["a", "b", "c"]), rec, &["b"], &[]);
+    rec.invoke("t_invoke", &app, input0(), cfg("t")).await;
+    let c = locate(&app, "t", &["b"]).await;
+    if let Some(r) = rec.update("t_copy", &app, c, None, Some("__copy__")).await {
+        rec.get_state("t_get_state", &app, r, false).await;
+    }
+    rec.invoke("t2_invoke", &app, input0(), cfg("t2")).await;
+    let c = locate(&app, "t2", &["b"]).await;
+    if let Some(r) = rec.update("t2_end", &app, c, None, Some(END)).await {
+        rec.get_state("t2_get_state", &app, r, false).await;
+    }
+    rec.invoke("t3_invoke", &app_b, input0(), cfg("t3")).await;
+    if let Some(r) = rec.update("t3_end", &app_b, cfg("t3"), None, Some(END)).await {
+        rec.get_state("t3_get_state", &app_b, r, false).await;
+    }
+    rec.invoke("t4_invoke", &app_b, input0(), cfg("t4")).await;
+    if let Some(r) = rec.update("t4_input", &app_b, cfg("t4"), Some(json!({"x": 7})), Some("__input__")).await {
+        rec.get_state("t4_get_state", &app_b, r, false).await;
+    }
+    rec.invoke("t5_invoke", &app_b, input0(), cfg("t5")).await;
+    if let Some(r) = rec.update("t5_start", &app_b, cfg("t5"), Some(json!({"x": 8})), Some(START)).await {
+        rec.get_state("t5_get_state", &app_b, r, false).await;
+    }
+    rec.update("t6_fresh", &app, cfg("t6"), Some(json!({"x": 5})), None).await;
+    rec.get_state("t6_get_state", &app, cfg("t6"), false).await;
+}
+
+pub async fn s30_bulk_update(rec: &mut Rec) {
+    let app = compile(chain(&["a", "b", "c"]), rec);
+    match app
+        .bulk_update_state(
+            &cfg("t"),
+            vec![vec![(Some(json!({"x": 1, "log": ["u1"]})), Some("b".into()))], vec![(Some(json!({"log": ["u2"]})), Some("c".into()))]],
+        )
+        .await
+    {
+        Ok(c) => rec.ok("bulk", c),
+        Err(e) => rec.raised("bulk", &e),
+    }
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
+
+pub async fn s31_new_input_past(rec: &mut Rec) {
+    let app = compile(chain(&["a", "b", "c"]), rec);
+    rec.invoke("invoke", &app, input0(), cfg("t")).await;
+    let c = locate(&app, "t", &["b"]).await;
+    rec.stream("stream_at_past", &app, Input::Values(json!({"x": 50})), c.modes(VU)).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
+
+pub async fn s33_checkpoint_debug_payloads(rec: &mut Rec) {
+    use orrery_engine::StreamMode::{Checkpoints, Debug, Tasks};
+    let m = |t: &str| cfg(t).modes(&[Checkpoints, Tasks, Debug]);
+    let g = append(s_graph(), "a").add_fn("ask", asker("ask", json!("q"), "ask=")).add_edge(START, "a").add_edge("a", "ask").add_edge("ask", END);
+    let app = compile(g, rec);
+    rec.stream("stream", &app, input0(), m("t")).await;
+    rec.stream("resume", &app, Command::resume(json!("yes")), m("t")).await;
+    let g2 = s_graph().add_fn("boom", |_, _| Err(NodeError::failed("ValueError", "boom"))).add_edge(START, "boom").add_edge("boom", END);
+    let app2 = compile(g2, rec);
+    rec.stream("t2_stream", &app2, input0(), m("t2")).await;
+    rec.stream("t2_retry", &app2, Input::Resume, m("t2")).await;
+    let app3 = compile_with(chain(&["a", "b"]), rec, &["b"], &[]);
+    rec.stream("t3_stream", &app3, input0(), m("t3")).await;
+    rec.stream("t3_resume", &app3, Input::Resume, m("t3")).await;
+}
+
+pub async fn s35_metadata_merge(rec: &mut Rec) {
+    let app = compile(chain(&["a", "b"]), rec);
+    let mut c = cfg("t");
+    c.configurable = json!({"user_id": "u1", "assistant_id": "as1", "graph_id": "g1", "__secret": "s", "langgraph_auth_user": {"identity": "u1"}})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    c.metadata = json!({"run_id": "run-1", "source_tag": "test", "num": 7}).as_object().cloned().unwrap_or_default();
+    rec.invoke("invoke", &app, input0(), c).await;
+    rec.get_state("get_state", &app, cfg("t"), false).await;
+    rec.history("history", &app, cfg("t")).await;
+}
