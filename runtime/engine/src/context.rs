@@ -137,6 +137,8 @@ impl RunConfig {
 #[derive(Clone, Default)]
 pub(crate) struct Emitter {
     pub(crate) tx: Option<UnboundedSender<StreamEvent>>,
+    /// Ids of messages already streamed in this run (LangGraph streams each message once).
+    pub(crate) seen_messages: Arc<Mutex<HashSet<String>>>,
     pub(crate) modes: Arc<HashSet<StreamMode>>,
     pub(crate) ns: Vec<String>,
     pub(crate) subgraphs: bool,
@@ -146,6 +148,7 @@ impl Emitter {
     pub(crate) fn new(tx: Option<UnboundedSender<StreamEvent>>, config: &RunConfig) -> Emitter {
         Emitter {
             tx,
+            seen_messages: Arc::default(),
             modes: Arc::new(config.stream_modes.iter().copied().collect()),
             ns: Vec::new(),
             subgraphs: config.subgraphs,
@@ -278,6 +281,11 @@ impl NodeContext {
 
     /// Emits a chat-model chunk on the `messages` stream (a token of a streamed answer).
     pub fn emit_message_chunk(&self, chunk: Value, extra_metadata: &Map<String, Value>) {
+        if let (Some(id), Ok(mut seen)) =
+            (chunk.get("id").and_then(Value::as_str), self.emitter.seen_messages.lock())
+        {
+            seen.insert(id.to_string());
+        }
         self.emitter.emit_with(StreamMode::Messages, || {
             let mut meta = self.message_metadata();
             for (k, v) in extra_metadata {
@@ -306,7 +314,11 @@ pub(crate) fn message_metadata(config: &RunConfig, task: &TaskInfo) -> Map<Strin
     meta.insert("langgraph_triggers".into(), Value::from(task.triggers.clone()));
     meta.insert("langgraph_path".into(), task.path.clone());
     meta.insert("langgraph_checkpoint_ns".into(), Value::String(task.task_ns.clone()));
-    meta.insert("checkpoint_ns".into(), Value::String(task.task_ns.clone()));
+    // Below the root, `checkpoint_ns` names the outermost subgraph task.
+    if !task.checkpoint_ns.is_empty() {
+        let outer = task.checkpoint_ns.split('|').next().unwrap_or_default();
+        meta.insert("checkpoint_ns".into(), Value::String(outer.to_string()));
+    }
     meta
 }
 

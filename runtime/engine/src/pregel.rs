@@ -467,7 +467,8 @@ impl TaskRun {
             None => None,
         };
         let child_input = if existing.is_some() { Input::Resume } else { Input::Values(input) };
-        let emitter = self.emitter.child(&child_ns);
+        let local = child_ns.rsplit('|').next().unwrap_or_default().to_string();
+        let emitter = self.emitter.child(&local);
         let mut lp = Loop::enter(
             graph,
             saver,
@@ -639,6 +640,56 @@ fn output_writes(
                 output_writes(graph, i, writes)?;
             }
             Ok(())
+        }
+    }
+}
+
+fn is_message(v: &Value) -> bool {
+    v.get("content").is_some()
+        && v.get("type").and_then(Value::as_str).is_some_and(|t| {
+            matches!(t, "ai" | "human" | "system" | "tool" | "function" | "AIMessageChunk")
+        })
+}
+
+/// Messages a node returned that were neither in its input nor streamed as tokens are emitted
+/// once, whole, on the `messages` stream.
+fn emit_output_messages(
+    emitter: &Emitter,
+    config: &RunConfig,
+    info: &TaskInfo,
+    push_input: &Value,
+    state: &Map<String, Value>,
+    writes: &[(String, Value)],
+) {
+    let Ok(mut seen) = emitter.seen_messages.lock() else { return };
+    let mut input_ids = std::collections::HashSet::new();
+    let mut collect = |v: &Value| {
+        for m in v.as_array().into_iter().flatten().chain(std::iter::once(v)) {
+            if is_message(m) {
+                if let Some(id) = m.get("id").and_then(Value::as_str) {
+                    input_ids.insert(id.to_string());
+                }
+            }
+        }
+    };
+    state.values().for_each(&mut collect);
+    push_input.as_object().into_iter().flat_map(|m| m.values()).for_each(&mut collect);
+    for (_, v) in writes {
+        let items: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        for m in items.into_iter().filter(|m| is_message(m)) {
+            let id = m.get("id").and_then(Value::as_str).map(str::to_string);
+            if let Some(id) = &id {
+                if seen.contains(id) || input_ids.contains(id) {
+                    continue;
+                }
+                seen.insert(id.clone());
+            }
+            let mut meta = crate::context::message_metadata(config, info);
+            meta.insert("ls_integration".into(), Value::String("langgraph".into()));
+            emitter.emit(StreamMode::Messages, json!([m, meta]));
         }
     }
 }
@@ -1148,6 +1199,11 @@ impl Loop {
                     let t = &mut tasks[i];
                     t.writes = writes;
                     t.finished = true;
+                    if t.name != START && self.emitter.wants(StreamMode::Messages) {
+                        let info = self.task_info(t);
+                        emit_output_messages(&self.emitter, &self.config, &info, &t.input, &state, &t.writes);
+                    }
+                    let t = &mut tasks[i];
                     if t.name != START {
                         for chunk in update_chunks(&self.graph, &t.name, &t.writes) {
                             self.emitter.emit(StreamMode::Updates, chunk);

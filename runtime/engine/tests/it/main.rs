@@ -58,6 +58,7 @@ async fn scenarios_match_python_langgraph() {
         s29_update_specials,
         s30_bulk_update,
         s31_new_input_past,
+        s32_all_stream_modes,
         s33_checkpoint_debug_payloads,
         s35_metadata_merge,
     ];

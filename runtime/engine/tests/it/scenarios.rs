@@ -625,3 +625,47 @@ pub async fn s35_metadata_merge(rec: &mut Rec) {
     rec.get_state("get_state", &app, cfg("t"), false).await;
     rec.history("history", &app, cfg("t")).await;
 }
+
+fn chunk(content: &str, last: bool) -> Value {
+    json!({
+        "additional_kwargs": {}, "chunk_position": if last { json!("last") } else { Value::Null },
+        "content": content, "id": "msg-1", "invalid_tool_calls": [], "name": null,
+        "response_metadata": {}, "tool_call_chunks": [], "tool_calls": [],
+        "type": "AIMessageChunk", "usage_metadata": null,
+    })
+}
+
+pub async fn s32_all_stream_modes(rec: &mut Rec) {
+    use orrery_engine::StreamMode::*;
+    use orrery_engine::messages::message;
+    let sm = || s_graph().channel("messages", Reducer::AddMessages);
+    let innermost = sm()
+        .add_fn("llm", |_, ctx| {
+            ctx.write_custom(json!({"custom": "from llm"}));
+            let extra = json!({
+                "ls_provider": "fake", "ls_model_name": "fake-model", "ls_model_type": "chat",
+                "ls_integration": "langchain_chat_model", "lc_versions": {"langchain-core": "1.8.3"},
+            });
+            let extra = extra.as_object().cloned().unwrap_or_default();
+            let parts = ["Hello", " from", " llm"];
+            for (i, p) in parts.iter().enumerate() {
+                ctx.emit_message_chunk(chunk(p, i + 1 == parts.len()), &extra);
+            }
+            Ok(json!({"messages": [message("ai", "Hello from llm", Some("msg-1"))], "log": ["llm"]}).into())
+        })
+        .add_edge(START, "llm")
+        .add_edge("llm", END)
+        .compile(CompileOptions::default())
+        .expect("innermost");
+    let middle = sm().add_subgraph("inner", innermost).add_edge(START, "inner").add_edge("inner", END).compile(CompileOptions::default()).expect("middle");
+    let g = sm()
+        .add_fn("prep", |_, _| Ok(json!({"messages": [message("ai", "prep says hi", Some("prep-1"))], "log": ["prep"]}).into()))
+        .add_subgraph("sub", middle)
+        .add_fn("reply", |_, _| Ok(json!({"log": ["reply"]}).into()))
+        .add_edge(START, "prep").add_edge("prep", "sub").add_edge("sub", "reply").add_edge("reply", END);
+    let app = compile(g, rec);
+    let mut c = cfg("t").modes(&[Values, Updates, Messages, Custom, Tasks, Checkpoints, Debug]);
+    c.subgraphs = true;
+    let input = json!({"x": 0, "log": [], "messages": [message("human", "hello", Some("h1"))]});
+    rec.stream("stream", &app, Input::Values(input), c).await;
+}
