@@ -60,6 +60,7 @@ async fn scenarios_match_python_langgraph() {
         s31_new_input_past,
         s32_all_stream_modes,
         s33_checkpoint_debug_payloads,
+        s34_graph_json,
         s35_metadata_merge,
     ];
     let mut failures = Vec::new();

@@ -669,3 +669,60 @@ pub async fn s32_all_stream_modes(rec: &mut Rec) {
     let input = json!({"x": 0, "log": [], "messages": [message("human", "hello", Some("h1"))]});
     rec.stream("stream", &app, Input::Values(input), c).await;
 }
+
+pub async fn s34_graph_json(rec: &mut Rec) {
+    let plain = |g: StateGraph| g.compile(CompileOptions::default()).expect("compile");
+    let route = |_: &Value, _: &RunConfig| Ok(vec![Goto::Node("x".into())]);
+    let router = append(append(s_graph(), "a"), "b")
+        .add_edge(START, "a")
+        .add_conditional_edges("a", route, Some(vec![("x", "b"), ("y", END), ("z", "a")]))
+        .add_edge("b", END);
+    rec.ok("router", plain(router).draw(0));
+    let command = s_graph()
+        .add_fn_with("a", |_, _| Ok(Command::goto("b").into()), NodeOptions { ends: vec!["b".into(), "c".into()], ..Default::default() });
+    let command = append(append(command, "b"), "c")
+        .add_edge(START, "a").add_edge("b", END).add_edge("c", END);
+    rec.ok("command", plain(command).draw(0));
+    let mut join = s_graph();
+    for n in ["a", "b", "c", "d"] {
+        join = append(join, n);
+    }
+    let join = join.add_edge(START, "a").add_edge("a", "b").add_edge("a", "c").add_join(["b", "c"], "d").add_edge("d", END);
+    rec.ok("join", plain(join).draw(0));
+    let mut defer = s_graph();
+    for n in ["a", "b", "c"] {
+        defer = append(defer, n);
+    }
+    let defer = defer
+        .add_fn_with("d", |_, _| Ok(json!({"log": ["d"]}).into()), NodeOptions { defer: true, ..Default::default() })
+        .add_edge(START, "a").add_edge("a", "b").add_edge("a", "c").add_edge("b", "d").add_edge("c", "d").add_edge("d", END);
+    rec.ok("defer", plain(defer).draw(0));
+    let bp = chain(&["a", "b", "c"])
+        .compile(CompileOptions {
+            interrupt_before: ["b"].into_iter().collect(),
+            interrupt_after: ["b", "c"].into_iter().collect(),
+            ..Default::default()
+        })
+        .expect("compile");
+    rec.ok("breakpoints", bp.draw(0));
+    let no_map = append(append(s_graph(), "a"), "b")
+        .add_edge(START, "a")
+        .add_conditional_edges("a", |_, _| Ok(vec![Goto::Node("b".into())]), None::<Vec<(&str, &str)>>)
+        .add_edge("b", END);
+    rec.ok("no_path_map", plain(no_map).draw(0));
+    let mut meta = serde_json::Map::new();
+    meta.insert("k".into(), json!("v"));
+    let md = s_graph()
+        .add_fn_with("a", |_, _| Ok(json!({"log": ["a"]}).into()), NodeOptions { metadata: meta, ..Default::default() })
+        .add_edge(START, "a").add_edge("a", END);
+    rec.ok("metadata", plain(md).draw(0));
+    let child = append(append(s_graph(), "s1"), "s2")
+        .add_edge(START, "s1")
+        .add_conditional_edges("s1", |_, _| Ok(vec![Goto::Node("s2".into())]), Some(vec![("s2", "s2"), (END, END)]))
+        .add_edge("s2", END);
+    let parent = append(append(s_graph(), "b").add_subgraph("sub", plain(child)), "c")
+        .add_edge(START, "b").add_edge("b", "sub").add_edge("sub", "c").add_edge("c", END);
+    let parent = plain(parent);
+    rec.ok("subgraph", parent.draw(0));
+    rec.ok("subgraph_xray", parent.draw(1));
+}
