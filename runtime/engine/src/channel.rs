@@ -98,10 +98,10 @@ pub(crate) struct Channel {
 
 fn overwrite_value(v: &Value) -> Option<&Value> {
     let obj = v.as_object()?;
-    if obj.len() == 1 {
-        if let Some(x) = obj.get("__overwrite__") {
-            return Some(x);
-        }
+    if obj.len() == 1
+        && let Some(x) = obj.get("__overwrite__")
+    {
+        return Some(x);
     }
     if obj.len() == 2 && obj.get("type").and_then(Value::as_str) == Some("__overwrite__") {
         return obj.get("value");
@@ -118,10 +118,10 @@ pub(crate) fn py_add(a: Value, b: Value) -> Result<Value> {
         }
         (Value::String(x), Value::String(y)) => Ok(Value::String(x + &y)),
         (Value::Number(x), Value::Number(y)) => {
-            if let (Some(i), Some(j)) = (x.as_i64(), y.as_i64()) {
-                if let Some(s) = i.checked_add(j) {
-                    return Ok(Value::from(s));
-                }
+            if let (Some(i), Some(j)) = (x.as_i64(), y.as_i64())
+                && let Some(s) = i.checked_add(j)
+            {
+                return Ok(Value::from(s));
             }
             let s = x.as_f64().unwrap_or(0.0) + y.as_f64().unwrap_or(0.0);
             Ok(serde_json::Number::from_f64(s).map(Value::Number).unwrap_or(Value::Null))
@@ -191,7 +191,9 @@ impl Channel {
                 }
             }
             Kind::LastValueAfterFinish => self.value.is_some() && self.finished,
-            Kind::Topic => self.value.as_ref().and_then(Value::as_array).is_some_and(|a| !a.is_empty()),
+            Kind::Topic => {
+                self.value.as_ref().and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+            }
             _ => self.value.is_some(),
         }
     }
@@ -205,14 +207,17 @@ impl Channel {
     pub(crate) fn checkpoint(&self) -> Option<Value> {
         match &*self.kind {
             Kind::Untracked => None,
-            Kind::Barrier { .. } => Some(Value::from(self.seen.iter().cloned().collect::<Vec<_>>())),
+            Kind::Barrier { .. } => {
+                Some(Value::from(self.seen.iter().cloned().collect::<Vec<_>>()))
+            }
             Kind::BarrierAfterFinish { .. } => Some(Value::from(vec![
                 Value::from(self.seen.iter().cloned().collect::<Vec<_>>()),
                 Value::Bool(self.finished),
             ])),
-            Kind::LastValueAfterFinish => {
-                self.value.as_ref().map(|v| Value::from(vec![v.clone(), Value::Bool(self.finished)]))
-            }
+            Kind::LastValueAfterFinish => self
+                .value
+                .as_ref()
+                .map(|v| Value::from(vec![v.clone(), Value::Bool(self.finished)])),
             _ => self.value.clone(),
         }
     }
@@ -265,7 +270,8 @@ impl Channel {
                 Ok(true)
             }
             Kind::Topic => {
-                let had = self.value.as_ref().and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+                let had =
+                    self.value.as_ref().and_then(Value::as_array).is_some_and(|a| !a.is_empty());
                 let mut out = Vec::new();
                 for v in values {
                     match v {

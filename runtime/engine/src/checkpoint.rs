@@ -161,10 +161,13 @@ struct StoredWrite {
     value: Value,
 }
 
+/// A stored checkpoint: the checkpoint, its metadata, its parent's id.
+type Stored = (Checkpoint, Map<String, Value>, Option<String>);
+
 #[derive(Default)]
 struct Memory {
     // (thread, ns) -> id -> (checkpoint, metadata, parent)
-    checkpoints: HashMap<(String, String), BTreeMap<String, (Checkpoint, Map<String, Value>, Option<String>)>>,
+    checkpoints: HashMap<(String, String), BTreeMap<String, Stored>>,
     writes: HashMap<Key, IndexMap<(String, i64), StoredWrite>>,
 }
 
@@ -183,7 +186,8 @@ impl InMemorySaver {
     /// Ids of every thread with checkpoints, sorted.
     pub fn list_threads(&self) -> Vec<String> {
         let Ok(mem) = self.lock() else { return Vec::new() };
-        let set: std::collections::BTreeSet<String> = mem.checkpoints.keys().map(|(t, _)| t.clone()).collect();
+        let set: std::collections::BTreeSet<String> =
+            mem.checkpoints.keys().map(|(t, _)| t.clone()).collect();
         set.into_iter().collect()
     }
 
@@ -192,13 +196,7 @@ impl InMemorySaver {
     }
 }
 
-fn tuple_of(
-    mem: &Memory,
-    thread_id: &str,
-    ns: &str,
-    id: &str,
-    entry: &(Checkpoint, Map<String, Value>, Option<String>),
-) -> CheckpointTuple {
+fn tuple_of(mem: &Memory, thread_id: &str, ns: &str, id: &str, entry: &Stored) -> CheckpointTuple {
     let key = (thread_id.to_string(), ns.to_string(), id.to_string());
     let mut writes: Vec<(&(String, i64), &StoredWrite)> =
         mem.writes.get(&key).map(|w| w.iter().collect()).unwrap_or_default();
@@ -405,13 +403,18 @@ mod tests {
         let saver = InMemorySaver::new();
         let cp = Checkpoint::empty();
         saver.put("t", "", None, &cp, &Map::new()).await.unwrap();
-        let at = CheckpointRef { thread_id: "t".into(), checkpoint_ns: "".into(), checkpoint_id: cp.id.clone() };
+        let at = CheckpointRef {
+            thread_id: "t".into(),
+            checkpoint_ns: "".into(),
+            checkpoint_id: cp.id.clone(),
+        };
         saver.put_writes(&at, "task", "p", &[("x".into(), Value::from(1))]).await.unwrap();
         saver.put_writes(&at, "task", "p", &[("x".into(), Value::from(2))]).await.unwrap();
         saver.put_writes(&at, "task", "p", &[(RESUME.into(), Value::from("a"))]).await.unwrap();
         saver.put_writes(&at, "task", "p", &[(RESUME.into(), Value::from("b"))]).await.unwrap();
         let t = saver.get_tuple("t", "", None).await.unwrap().unwrap();
-        let got: Vec<_> = t.pending_writes.iter().map(|w| (w.channel.as_str(), w.value.clone())).collect();
+        let got: Vec<_> =
+            t.pending_writes.iter().map(|w| (w.channel.as_str(), w.value.clone())).collect();
         assert_eq!(got, vec![(RESUME, Value::from("b")), ("x", Value::from(1))]);
     }
 }

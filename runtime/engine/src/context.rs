@@ -166,11 +166,11 @@ impl Emitter {
     }
 
     pub(crate) fn emit(&self, mode: StreamMode, data: Value) {
-        if self.wants(mode) {
-            if let Some(tx) = &self.tx {
-                // A closed receiver means nobody listens any more; the run goes on.
-                let _ = tx.send(StreamEvent { ns: self.ns.clone(), mode, data });
-            }
+        if self.wants(mode)
+            && let Some(tx) = &self.tx
+        {
+            // A closed receiver means nobody listens any more; the run goes on.
+            let _ = tx.send(StreamEvent { ns: self.ns.clone(), mode, data });
         }
     }
 

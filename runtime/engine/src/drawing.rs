@@ -91,7 +91,12 @@ impl CompiledGraph {
         // A node with no way out ends the graph.
         for name in spec.nodes.keys() {
             if !edges.iter().any(|e| &e.source == name) {
-                edges.push(Edge { source: name.clone(), target: END.into(), conditional: false, label: None });
+                edges.push(Edge {
+                    source: name.clone(),
+                    target: END.into(),
+                    conditional: false,
+                    label: None,
+                });
             }
         }
         edges
@@ -112,7 +117,8 @@ impl CompiledGraph {
         }
         let mut edges: Vec<Edge> = Vec::new();
         for src in &order {
-            let mut group: Vec<Edge> = declared.iter().filter(|e| &e.source == src).cloned().collect();
+            let mut group: Vec<Edge> =
+                declared.iter().filter(|e| &e.source == src).cloned().collect();
             group.sort();
             group.dedup();
             edges.extend(group);
@@ -179,7 +185,11 @@ impl CompiledGraph {
                 if (e.source == START && drop_start) || (e.target == END && drop_end) {
                     continue;
                 }
-                child_edges.push(Edge { source: prefix(&e.source), target: prefix(&e.target), ..e });
+                child_edges.push(Edge {
+                    source: prefix(&e.source),
+                    target: prefix(&e.target),
+                    ..e
+                });
             }
         }
         edges.extend(child_edges);

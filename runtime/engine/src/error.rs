@@ -5,7 +5,8 @@ use crate::types::{Command, Interrupt};
 /// Result with the engine's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-const TROUBLESHOOTING: &str = "For troubleshooting, visit: https://docs.langchain.com/oss/python/langgraph/errors/";
+const TROUBLESHOOTING: &str =
+    "For troubleshooting, visit: https://docs.langchain.com/oss/python/langgraph/errors/";
 
 /// Why a graph could not be built or a run failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -287,8 +287,7 @@ impl StateGraph {
         L: Into<String>,
         T: Into<String>,
     {
-        let path_map =
-            path_map.map(|m| m.into_iter().map(|(l, t)| (l.into(), t.into())).collect());
+        let path_map = path_map.map(|m| m.into_iter().map(|(l, t)| (l.into(), t.into())).collect());
         self.branches
             .entry(from.into())
             .or_default()
@@ -318,10 +317,14 @@ impl StateGraph {
                 return Err(Error::InvalidGraph("START cannot be an end node".into()));
             }
             if a != START && !known(a) {
-                return Err(Error::InvalidGraph(format!("Found edge starting at unknown node '{a}'")));
+                return Err(Error::InvalidGraph(format!(
+                    "Found edge starting at unknown node '{a}'"
+                )));
             }
             if b != END && !known(b) {
-                return Err(Error::InvalidGraph(format!("Found edge ending at unknown node `{b}`")));
+                return Err(Error::InvalidGraph(format!(
+                    "Found edge ending at unknown node `{b}`"
+                )));
             }
         }
         for (sources, to) in &self.joins {
@@ -336,7 +339,9 @@ impl StateGraph {
         }
         for (src, branches) in &self.branches {
             if src != START && !known(src) {
-                return Err(Error::InvalidGraph(format!("Found edge starting at unknown node '{src}'")));
+                return Err(Error::InvalidGraph(format!(
+                    "Found edge starting at unknown node '{src}'"
+                )));
             }
             for b in branches {
                 for (_, dest) in b.destinations() {
@@ -348,8 +353,8 @@ impl StateGraph {
                 }
             }
         }
-        let has_entry = self.edges.iter().any(|(a, _)| a == START)
-            || self.branches.contains_key(START);
+        let has_entry =
+            self.edges.iter().any(|(a, _)| a == START) || self.branches.contains_key(START);
         if !has_entry {
             return Err(Error::InvalidGraph(
                 "Graph must have an entrypoint: add at least one edge from START to another node"
@@ -478,8 +483,11 @@ impl CompiledGraph {
             n.ends = ns.options.ends.clone();
             n.defer = ns.options.defer;
             let trigger = branch_channel(name);
-            let kind =
-                if ns.options.defer { Kind::LastValueAfterFinish } else { Kind::Ephemeral { guard: false } };
+            let kind = if ns.options.defer {
+                Kind::LastValueAfterFinish
+            } else {
+                Kind::Ephemeral { guard: false }
+            };
             channels.insert(trigger.clone(), Arc::new(kind));
             n.triggers.push(trigger);
             nodes.insert(name.clone(), n);
@@ -493,11 +501,8 @@ impl CompiledGraph {
             let ch = join_channel(sources, to);
             let names: BTreeSet<String> = sources.iter().cloned().collect();
             let defer = spec.nodes.get(to).is_some_and(|n| n.options.defer);
-            let kind = if defer {
-                Kind::BarrierAfterFinish { names }
-            } else {
-                Kind::Barrier { names }
-            };
+            let kind =
+                if defer { Kind::BarrierAfterFinish { names } } else { Kind::Barrier { names } };
             channels.insert(ch.clone(), Arc::new(kind));
             for s in sources {
                 if let Some(n) = nodes.get_mut(s) {

@@ -31,13 +31,14 @@ pub use checkpoint::{
 pub use context::{NodeContext, RunConfig, StreamEvent, StreamMode, TaskInfo};
 pub use error::{Error, NodeError, Result};
 pub use graph::{
-    Breakpoints, CompileOptions, CompiledGraph, Managed, NodeFn, NodeOptions, RouterFn,
-    StateGraph,
+    Breakpoints, CompileOptions, CompiledGraph, Managed, NodeFn, NodeOptions, RouterFn, StateGraph,
 };
 pub use pregel::RunOutcome;
 pub use retry::RetryPolicy;
 pub use state::{SnapshotTask, StateSnapshot};
-pub use types::{Command, CommandGraph, END, Goto, Input, Interrupt, NULL_TASK_ID, NodeOutput, START, Send};
+pub use types::{
+    Command, CommandGraph, END, Goto, Input, Interrupt, NULL_TASK_ID, NodeOutput, START, Send,
+};
 
 impl CompiledGraph {
     /// Runs the graph to its end (or an interrupt) and returns the final values.

@@ -118,10 +118,10 @@ fn id_of(m: &Value) -> Option<&str> {
 }
 
 fn ensure_id(m: &mut Value) {
-    if id_of(m).is_none() {
-        if let Some(obj) = m.as_object_mut() {
-            obj.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-        }
+    if id_of(m).is_none()
+        && let Some(obj) = m.as_object_mut()
+    {
+        obj.insert("id".into(), Value::String(uuid::Uuid::new_v4().to_string()));
     }
 }
 
@@ -163,7 +163,11 @@ pub fn add_messages(left: Value, right: Value) -> Result<Value> {
         }
     }
     Ok(Value::Array(
-        left.into_iter().enumerate().filter(|(i, _)| !removed.contains(i)).map(|(_, m)| m).collect(),
+        left.into_iter()
+            .enumerate()
+            .filter(|(i, _)| !removed.contains(i))
+            .map(|(_, m)| m)
+            .collect(),
     ))
 }
 

@@ -14,7 +14,9 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::channel::{Channel, Kind, reduce};
-use crate::checkpoint::{Checkpoint, CheckpointRef, Checkpointer, PendingWrite, Version, new_checkpoint_id, now_iso};
+use crate::checkpoint::{
+    Checkpoint, CheckpointRef, Checkpointer, PendingWrite, Version, new_checkpoint_id, now_iso,
+};
 use crate::context::{Emitter, NodeContext, RunConfig, Scratchpad, StreamMode, TaskInfo};
 use crate::error::{Error, NodeError, Result};
 use crate::graph::{Breakpoints, CompiledGraph, Managed, NodeKind};
@@ -23,6 +25,13 @@ use crate::types::{
     NULL_TASK_ID, NodeOutput, PULL, PUSH, RESERVED_WRITES, RESUME, START, Send, TASKS,
     branch_channel,
 };
+
+/// A channel write.
+pub(crate) type Write = (String, Value);
+/// A task as `apply_writes` sees it: name, path, triggers, writes.
+pub(crate) type TaskWrites<'a> = (&'a str, &'a TaskPath, &'a [String], &'a [Write]);
+/// An owned [`TaskWrites`].
+pub(crate) type OwnedTaskWrites = (String, TaskPath, Vec<String>, Vec<Write>);
 
 /// Where a task sits in its step; orders the application of writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,8 +126,11 @@ pub(crate) fn channels_from(graph: &CompiledGraph, cp: &Checkpoint) -> IndexMap<
         .channels
         .iter()
         .map(|(name, kind)| {
-            let stored =
-                if cp.channel_versions.contains_key(name) { cp.channel_values.get(name) } else { None };
+            let stored = if cp.channel_versions.contains_key(name) {
+                cp.channel_values.get(name)
+            } else {
+                None
+            };
             (name.clone(), Channel::from_checkpoint(Arc::clone(kind), stored))
         })
         .collect()
@@ -155,7 +167,10 @@ pub(crate) fn merged_metadata(config: &RunConfig) -> Map<String, Value> {
     for src in [&config.metadata, &config.configurable] {
         for (k, v) in src {
             let scalar = matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
-            if scalar && !k.starts_with("__") && !EXCLUDED.contains(&k.as_str()) && !out.contains_key(k)
+            if scalar
+                && !k.starts_with("__")
+                && !EXCLUDED.contains(&k.as_str())
+                && !out.contains_key(k)
             {
                 let v = match v {
                     Value::String(s) => Value::String(s.replace('\u{0}', "")),
@@ -173,7 +188,7 @@ pub(crate) fn apply_writes(
     graph: &CompiledGraph,
     checkpoint: &mut Checkpoint,
     channels: &mut IndexMap<String, Channel>,
-    tasks: &mut [(&str, &TaskPath, &[String], &[(String, Value)])],
+    tasks: &mut [TaskWrites<'_>],
 ) -> Result<BTreeSet<String>> {
     tasks.sort_by_key(|t| t.1.sort_key());
     let bump_step = tasks.iter().any(|t| !t.2.is_empty());
@@ -191,10 +206,10 @@ pub(crate) fn apply_writes(
         if RESERVED_WRITES.contains(&c.as_str()) {
             continue;
         }
-        if let Some(ch) = channels.get_mut(c) {
-            if ch.consume() {
-                checkpoint.channel_versions.insert(c.clone(), next_v);
-            }
+        if let Some(ch) = channels.get_mut(c)
+            && ch.consume()
+        {
+            checkpoint.channel_versions.insert(c.clone(), next_v);
         }
     }
     let mut grouped: IndexMap<&str, Vec<Value>> = IndexMap::new();
@@ -208,12 +223,12 @@ pub(crate) fn apply_writes(
     }
     let mut updated = BTreeSet::new();
     for (c, vals) in grouped {
-        if let Some(ch) = channels.get_mut(c) {
-            if ch.update(c, vals)? {
-                checkpoint.channel_versions.insert(c.to_string(), next_v);
-                if ch.is_available() {
-                    updated.insert(c.to_string());
-                }
+        if let Some(ch) = channels.get_mut(c)
+            && ch.update(c, vals)?
+        {
+            checkpoint.channel_versions.insert(c.to_string(), next_v);
+            if ch.is_available() {
+                updated.insert(c.to_string());
             }
         }
     }
@@ -251,7 +266,8 @@ pub(crate) fn prepare_tasks(
 ) -> Vec<Task> {
     let mut tasks = Vec::new();
     let step_s = step.to_string();
-    let task_ns_of = |name: &str| if ns.is_empty() { name.to_string() } else { format!("{ns}|{name}") };
+    let task_ns_of =
+        |name: &str| if ns.is_empty() { name.to_string() } else { format!("{ns}|{name}") };
     if let Some(Value::Array(sends)) = channels.get(TASKS).and_then(Channel::get) {
         for (i, s) in sends.iter().enumerate() {
             let Some(send) = Send::from_value(s) else { continue };
@@ -262,7 +278,13 @@ pub(crate) fn prepare_tasks(
                 &checkpoint.id,
                 &[&task_ns_of(&send.node), &step_s, &send.node, PUSH, &i.to_string()],
             );
-            tasks.push(Task::new(id, send.node.clone(), TaskPath::Push(i), send.arg, vec![PUSH.into()]));
+            tasks.push(Task::new(
+                id,
+                send.node.clone(),
+                TaskPath::Push(i),
+                send.arg,
+                vec![PUSH.into()],
+            ));
         }
     }
     // With the channels the last step updated, only their subscribers are candidates (sorted,
@@ -309,7 +331,13 @@ pub(crate) fn prepare_tasks(
         } else {
             Value::Null // filled in with the state when the task runs
         };
-        tasks.push(Task::new(id, name.to_string(), TaskPath::Pull(name.to_string()), input, triggers));
+        tasks.push(Task::new(
+            id,
+            name.to_string(),
+            TaskPath::Pull(name.to_string()),
+            input,
+            triggers,
+        ));
     }
     tasks
 }
@@ -432,15 +460,18 @@ impl TaskRun {
                             };
                             f(input.clone(), ctx).await
                         }
-                        NodeKind::Subgraph(g) => self.run_subgraph(Arc::clone(g), input.clone()).await,
+                        NodeKind::Subgraph(g) => {
+                            self.run_subgraph(Arc::clone(g), input.clone()).await
+                        }
                     };
                     match r {
                         Err(NodeError::Failed { kind: k, message })
-                            if policy.as_ref().is_some_and(|p| {
-                                attempt < p.max_attempts && p.retries(&k)
-                            }) =>
+                            if policy
+                                .as_ref()
+                                .is_some_and(|p| attempt < p.max_attempts && p.retries(&k)) =>
                         {
-                            let wait = policy.as_ref().map(|p| p.interval(attempt)).unwrap_or_default();
+                            let wait =
+                                policy.as_ref().map(|p| p.interval(attempt)).unwrap_or_default();
                             let _ = message;
                             tokio::time::sleep(wait).await;
                         }
@@ -452,7 +483,11 @@ impl TaskRun {
         node_writes(&self.graph, &self.info.name, &output, &self.state, &self.config)
     }
 
-    async fn run_subgraph(&self, graph: Arc<CompiledGraph>, input: Value) -> std::result::Result<NodeOutput, NodeError> {
+    async fn run_subgraph(
+        &self,
+        graph: Arc<CompiledGraph>,
+        input: Value,
+    ) -> std::result::Result<NodeOutput, NodeError> {
         let child_ns = self.info.task_ns.clone();
         let mut parents = self.parents.clone();
         parents.insert(self.ns.clone(), Value::String(self.checkpoint_id.clone()));
@@ -463,7 +498,9 @@ impl TaskRun {
         cfg.interrupt_after = None;
         let saver = graph.checkpointer.clone().or_else(|| self.saver.clone());
         let existing = match &saver {
-            Some(s) => s.get_tuple(&self.thread_id, &child_ns, None).await.map_err(NodeError::from)?,
+            Some(s) => {
+                s.get_tuple(&self.thread_id, &child_ns, None).await.map_err(NodeError::from)?
+            }
             None => None,
         };
         let child_input = if existing.is_some() { Input::Resume } else { Input::Values(input) };
@@ -565,7 +602,11 @@ pub(crate) fn node_writes(
 }
 
 /// The committed state plus one task's own writes (what a router sees).
-fn local_view(graph: &CompiledGraph, state: &Map<String, Value>, writes: &[(String, Value)]) -> Value {
+fn local_view(
+    graph: &CompiledGraph,
+    state: &Map<String, Value>,
+    writes: &[(String, Value)],
+) -> Value {
     let mut m = state.clone();
     for (k, v) in writes {
         let Some(kind) = graph.channels.get(k) else { continue };
@@ -665,10 +706,10 @@ fn emit_output_messages(
     let mut input_ids = std::collections::HashSet::new();
     let mut collect = |v: &Value| {
         for m in v.as_array().into_iter().flatten().chain(std::iter::once(v)) {
-            if is_message(m) {
-                if let Some(id) = m.get("id").and_then(Value::as_str) {
-                    input_ids.insert(id.to_string());
-                }
+            if is_message(m)
+                && let Some(id) = m.get("id").and_then(Value::as_str)
+            {
+                input_ids.insert(id.to_string());
             }
         }
     };
@@ -695,7 +736,11 @@ fn emit_output_messages(
 }
 
 /// Output-key writes of a task, as the `updates` stream shows them.
-pub(crate) fn update_chunks(graph: &CompiledGraph, name: &str, writes: &[(String, Value)]) -> Vec<Value> {
+pub(crate) fn update_chunks(
+    graph: &CompiledGraph,
+    name: &str,
+    writes: &[(String, Value)],
+) -> Vec<Value> {
     let outs: Vec<&(String, Value)> =
         writes.iter().filter(|(c, _)| graph.output_keys.contains(c)).collect();
     if outs.is_empty() {
@@ -802,7 +847,12 @@ impl Loop {
         read_state(&self.channels, &self.graph.output_keys)
     }
 
-    async fn put_writes(&mut self, task_id: &str, path: &str, writes: Vec<(String, Value)>) -> Result<()> {
+    async fn put_writes(
+        &mut self,
+        task_id: &str,
+        path: &str,
+        writes: Vec<(String, Value)>,
+    ) -> Result<()> {
         if let Some(s) = &self.saver {
             s.put_writes(&self.at(), task_id, path, &writes).await?;
         }
@@ -828,10 +878,10 @@ impl Loop {
         cp.updated_channels = updated;
         cp.channel_values = Map::new();
         for (name, ch) in &self.channels {
-            if cp.channel_versions.contains_key(name) {
-                if let Some(v) = ch.checkpoint() {
-                    cp.channel_values.insert(name.clone(), v);
-                }
+            if cp.channel_versions.contains_key(name)
+                && let Some(v) = ch.checkpoint()
+            {
+                cp.channel_values.insert(name.clone(), v);
             }
         }
         let mut metadata = Map::new();
@@ -865,7 +915,14 @@ impl Loop {
             if self.step > self.stop {
                 return Err(Error::Recursion(self.config.recursion_limit));
             }
-            let mut tasks = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step, self.updated.as_ref());
+            let mut tasks = prepare_tasks(
+                &self.graph,
+                &self.checkpoint,
+                &self.channels,
+                &self.ns,
+                self.step,
+                self.updated.as_ref(),
+            );
             self.emit_checkpoint(&tasks);
             if tasks.is_empty() {
                 return Ok(Exit::Done);
@@ -873,7 +930,9 @@ impl Loop {
             for t in tasks.iter_mut() {
                 t.attach(&self.pending);
             }
-            if !self.interrupt_before.is_empty() && self.should_interrupt(&self.interrupt_before, &tasks) {
+            if !self.interrupt_before.is_empty()
+                && self.should_interrupt(&self.interrupt_before, &tasks)
+            {
                 self.settle_interrupted(&tasks)?;
                 self.emitter.emit(StreamMode::Updates, json!({ INTERRUPT: [] }));
                 return Ok(Exit::Interrupted(Vec::new()));
@@ -895,9 +954,18 @@ impl Loop {
                 return Ok(Exit::Interrupted(interrupts));
             }
             self.after_tick(&tasks).await?;
-            if !self.interrupt_after.is_empty() && self.should_interrupt(&self.interrupt_after, &tasks) {
+            if !self.interrupt_after.is_empty()
+                && self.should_interrupt(&self.interrupt_after, &tasks)
+            {
                 self.emitter.emit(StreamMode::Updates, json!({ INTERRUPT: [] }));
-                let next = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step, self.updated.as_ref());
+                let next = prepare_tasks(
+                    &self.graph,
+                    &self.checkpoint,
+                    &self.channels,
+                    &self.ns,
+                    self.step,
+                    self.updated.as_ref(),
+                );
                 self.emit_checkpoint(&next);
                 return Ok(Exit::Interrupted(Vec::new()));
             }
@@ -908,11 +976,12 @@ impl Loop {
     /// run's output includes them.
     fn settle_interrupted(&mut self, tasks: &[Task]) -> Result<()> {
         if self.ns.is_empty() && tasks.iter().any(|t| !t.writes.is_empty()) {
-            let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = tasks
+            let mut ts: Vec<TaskWrites<'_>> = tasks
                 .iter()
                 .map(|t| (t.name.as_str(), &t.path, t.triggers.as_slice(), t.writes.as_slice()))
                 .collect();
-            let updated = apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
+            let updated =
+                apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
             if updated.iter().any(|c| self.graph.output_keys.contains(c)) {
                 self.emit_values();
             }
@@ -922,9 +991,11 @@ impl Loop {
 
     fn should_interrupt(&self, bp: &Breakpoints, tasks: &[Task]) -> bool {
         let seen = self.checkpoint.versions_seen.get(INTERRUPT);
-        let any_new = self.checkpoint.channel_versions.iter().any(|(c, v)| {
-            *v > seen.and_then(|s| s.get(c)).copied().unwrap_or(0)
-        });
+        let any_new = self
+            .checkpoint
+            .channel_versions
+            .iter()
+            .any(|(c, v)| *v > seen.and_then(|s| s.get(c)).copied().unwrap_or(0));
         let hit = any_new && tasks.iter().any(|t| bp.matches(&t.name));
         if hit {
             // NOTE: LangGraph records what it saw so that resuming passes this breakpoint.
@@ -940,19 +1011,29 @@ impl Loop {
                 if !v.is_object() {
                     return Err(Error::invalid_update(format!("Expected dict, got {v}")));
                 }
-                let discard = prepare_tasks(&self.graph, &self.checkpoint, &self.channels, &self.ns, self.step, self.updated.as_ref());
+                let discard = prepare_tasks(
+                    &self.graph,
+                    &self.checkpoint,
+                    &self.channels,
+                    &self.ns,
+                    self.step,
+                    self.updated.as_ref(),
+                );
                 let input_writes = vec![(START.to_string(), v)];
                 let input_path = TaskPath::Pull(INPUT.into());
-                let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = discard
+                let mut ts: Vec<TaskWrites<'_>> = discard
                     .iter()
                     .map(|t| (t.name.as_str(), &t.path, t.triggers.as_slice(), &[][..]))
                     .collect();
                 ts.push((INPUT, &input_path, &[], &input_writes));
-                let updated = apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
+                let updated =
+                    apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
                 self.updated = Some(updated.clone());
                 self.put_checkpoint("input", Some(updated.into_iter().collect())).await
             }
-            Input::Resume | Input::Command(_) if !self.saved => Err(Error::EmptyInput(START.into())),
+            Input::Resume | Input::Command(_) if !self.saved => {
+                Err(Error::EmptyInput(START.into()))
+            }
             other => {
                 let resuming_with_answer =
                     matches!(&other, Input::Command(c) if c.resume.is_some());
@@ -973,8 +1054,12 @@ impl Loop {
                 if !null_writes.is_empty() {
                     let path = TaskPath::Pull(INPUT.into());
                     let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
-                    let updated =
-                        apply_writes(&self.graph, &mut self.checkpoint, &mut self.channels, &mut ts)?;
+                    let updated = apply_writes(
+                        &self.graph,
+                        &mut self.checkpoint,
+                        &mut self.channels,
+                        &mut ts,
+                    )?;
                     // The planner must see what the command wrote (a goto triggers its node).
                     if let Some(u) = self.updated.as_mut() {
                         u.extend(updated);
@@ -1030,10 +1115,10 @@ impl Loop {
                 }
                 Value::Array(pairs) => {
                     for p in pairs {
-                        if let Some([k, v]) = p.as_array().map(Vec::as_slice) {
-                            if let Some(k) = k.as_str() {
-                                writes.push((k.to_string(), v.clone()));
-                            }
+                        if let Some([k, v]) = p.as_array().map(Vec::as_slice)
+                            && let Some(k) = k.as_str()
+                        {
+                            writes.push((k.to_string(), v.clone()));
                         }
                     }
                 }
@@ -1057,9 +1142,10 @@ impl Loop {
                     .iter()
                     .filter(|w| w.channel == INTERRUPT)
                     .filter(|w| {
-                        !self.pending.iter().any(|o| {
-                            o.task_id == w.task_id && !is_control(&o.channel)
-                        })
+                        !self
+                            .pending
+                            .iter()
+                            .any(|o| o.task_id == w.task_id && !is_control(&o.channel))
                     })
                     .map(|w| w.task_id.as_str())
                     .collect();
@@ -1155,7 +1241,8 @@ impl Loop {
                 } else {
                     Value::Object((*state).clone())
                 };
-                let payload = json!({"id": t.id, "name": t.name, "input": input, "triggers": t.triggers});
+                let payload =
+                    json!({"id": t.id, "name": t.name, "input": input, "triggers": t.triggers});
                 self.emit_task_event("task", payload);
             }
             let run = TaskRun {
@@ -1186,7 +1273,8 @@ impl Loop {
             let task_id = tasks[i].id.clone();
             let path = tasks[i].path.sort_key();
             if changed && !resume_list.is_empty() {
-                self.put_writes(&task_id, &path, vec![(RESUME.into(), Value::from(resume_list))]).await?;
+                self.put_writes(&task_id, &path, vec![(RESUME.into(), Value::from(resume_list))])
+                    .await?;
             }
             match res {
                 Ok(writes) => {
@@ -1201,7 +1289,14 @@ impl Loop {
                     t.finished = true;
                     if t.name != START && self.emitter.wants(StreamMode::Messages) {
                         let info = self.task_info(t);
-                        emit_output_messages(&self.emitter, &self.config, &info, &t.input, &state, &t.writes);
+                        emit_output_messages(
+                            &self.emitter,
+                            &self.config,
+                            &info,
+                            &t.input,
+                            &state,
+                            &t.writes,
+                        );
                     }
                     let t = &mut tasks[i];
                     if t.name != START {
@@ -1217,7 +1312,12 @@ impl Loop {
                 }
                 Err(NodeError::Interrupt(ints)) => {
                     let vals: Vec<Value> = ints.iter().map(Interrupt::to_value).collect();
-                    self.put_writes(&task_id, &path, vec![(INTERRUPT.into(), Value::from(vals.clone()))]).await?;
+                    self.put_writes(
+                        &task_id,
+                        &path,
+                        vec![(INTERRUPT.into(), Value::from(vals.clone()))],
+                    )
+                    .await?;
                     self.emitter.emit(StreamMode::Updates, json!({ INTERRUPT: vals.clone() }));
                     self.emitter.emit_with(StreamMode::Values, || {
                         let mut v = self.output_values();
@@ -1266,7 +1366,12 @@ impl Loop {
         if let Some((i, e)) = failure {
             let t = &tasks[i];
             let repr = e.repr();
-            self.put_writes(&t.id.clone(), &t.path.sort_key(), vec![(ERROR.into(), Value::String(repr.clone()))]).await?;
+            self.put_writes(
+                &t.id.clone(),
+                &t.path.sort_key(),
+                vec![(ERROR.into(), Value::String(repr.clone()))],
+            )
+            .await?;
             let result = json!({"id": t.id, "name": t.name, "error": e.to_json(), "result": {}, "interrupts": []});
             self.emit_task_event("task_result", result);
             return Err(match e {
@@ -1287,13 +1392,14 @@ impl Loop {
             return;
         }
         self.emitter.emit_with(StreamMode::Tasks, || payload.clone());
-        self.emitter.emit_with(StreamMode::Debug, || {
-            json!({"step": self.step, "timestamp": now_iso(), "type": kind, "payload": payload})
-        });
+        self.emitter.emit_with(
+            StreamMode::Debug,
+            || json!({"step": self.step, "timestamp": now_iso(), "type": kind, "payload": payload}),
+        );
     }
 
     async fn after_tick(&mut self, tasks: &[Task]) -> Result<()> {
-        let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = tasks
+        let mut ts: Vec<TaskWrites<'_>> = tasks
             .iter()
             .map(|t| (t.name.as_str(), &t.path, t.triggers.as_slice(), t.writes.as_slice()))
             .collect();
@@ -1326,7 +1432,9 @@ pub(crate) async fn execute(
     let thread_id = config.thread_id.clone().unwrap_or_default();
     let ns = config.checkpoint_ns.clone();
     let emitter = Emitter::new(tx, &config);
-    let mut lp = Loop::enter(graph, saver, Arc::new(config), thread_id, ns, Map::new(), emitter, None).await?;
+    let mut lp =
+        Loop::enter(graph, saver, Arc::new(config), thread_id, ns, Map::new(), emitter, None)
+            .await?;
     let exit = lp.run(input).await?;
     let mut values = lp.output_values();
     let interrupts = match exit {

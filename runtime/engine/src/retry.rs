@@ -58,7 +58,14 @@ impl RetryPolicy {
                 kind == "ConnectionError"
                     || kind == "HTTPStatusError5xx"
                     || !NOT_RETRIED.contains(&kind)
-                        && !matches!(kind, "IndexError" | "ZeroDivisionError" | "PanicError" | "GraphInterrupt" | "ParentCommand")
+                        && !matches!(
+                            kind,
+                            "IndexError"
+                                | "ZeroDivisionError"
+                                | "PanicError"
+                                | "GraphInterrupt"
+                                | "ParentCommand"
+                        )
             }
         }
     }

@@ -6,12 +6,20 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::checkpoint::{Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer, ListOptions, new_checkpoint_id, now_iso};
+use crate::checkpoint::{
+    Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer, ListOptions, new_checkpoint_id,
+    now_iso,
+};
 use crate::context::RunConfig;
 use crate::error::{Error, Result};
 use crate::graph::CompiledGraph;
-use crate::pregel::{Loop, is_control, Task, TaskPath, apply_writes, channels_from, node_writes, prepare_tasks, read_state, task_result};
-use crate::types::{COPY, END, ERROR, INPUT, INTERRUPT, Interrupt, NULL_TASK_ID, NodeOutput, PUSH, RETURN, START};
+use crate::pregel::{
+    Loop, OwnedTaskWrites, Task, TaskPath, TaskWrites, Write, apply_writes, channels_from,
+    is_control, node_writes, prepare_tasks, read_state, task_result,
+};
+use crate::types::{
+    COPY, END, ERROR, INPUT, INTERRUPT, Interrupt, NULL_TASK_ID, NodeOutput, PUSH, RETURN, START,
+};
 
 /// A task of a snapshot (LangGraph's `PregelTask`).
 #[derive(Debug, Clone, PartialEq)]
@@ -79,12 +87,12 @@ pub(crate) fn config_value(at: &CheckpointRef, metadata: &Map<String, Value>) ->
     m.insert("thread_id".into(), Value::String(at.thread_id.clone()));
     m.insert("checkpoint_ns".into(), Value::String(at.checkpoint_ns.clone()));
     m.insert("checkpoint_id".into(), Value::String(at.checkpoint_id.clone()));
-    if let Some(Value::Object(parents)) = metadata.get("parents") {
-        if !parents.is_empty() {
-            let mut map = parents.clone();
-            map.insert(at.checkpoint_ns.clone(), Value::String(at.checkpoint_id.clone()));
-            m.insert("checkpoint_map".into(), Value::Object(map));
-        }
+    if let Some(Value::Object(parents)) = metadata.get("parents")
+        && !parents.is_empty()
+    {
+        let mut map = parents.clone();
+        map.insert(at.checkpoint_ns.clone(), Value::String(at.checkpoint_id.clone()));
+        m.insert("checkpoint_map".into(), Value::Object(map));
     }
     Value::Object(m)
 }
@@ -97,10 +105,7 @@ fn task_ns(ns: &str, name: &str, id: &str) -> String {
 pub(crate) fn checkpoint_payload(lp: &Loop, tasks: &[Task]) -> Value {
     let at = lp.at();
     let parent = lp.parent_id.as_ref().map(|p| {
-        config_value(
-            &CheckpointRef { checkpoint_id: p.clone(), ..at.clone() },
-            &lp.metadata,
-        )
+        config_value(&CheckpointRef { checkpoint_id: p.clone(), ..at.clone() }, &lp.metadata)
     });
     let subgraphs: Vec<String> = lp.graph.subgraphs().into_iter().map(|(n, _)| n).collect();
     let task_values: Vec<Value> = tasks
@@ -148,19 +153,26 @@ impl CompiledGraph {
     /// Without a checkpointer or a thread id, or when the checkpointer fails.
     pub async fn get_state(&self, config: &RunConfig, subgraphs: bool) -> Result<StateSnapshot> {
         let saver = self.saver()?;
-        let thread = config.thread_id.clone().ok_or(Error::Usage("thread_id is required".into()))?;
-        if !config.checkpoint_ns.is_empty() {
-            if let Some(g) = self.subgraph_for_ns(&config.checkpoint_ns) {
-                let g = g.as_ref().clone().with_checkpointer(Some(Arc::clone(saver)));
-                return Box::pin(g.get_state_in(config, &thread, subgraphs)).await;
-            }
+        let thread =
+            config.thread_id.clone().ok_or(Error::Usage("thread_id is required".into()))?;
+        if !config.checkpoint_ns.is_empty()
+            && let Some(g) = self.subgraph_for_ns(&config.checkpoint_ns)
+        {
+            let g = g.as_ref().clone().with_checkpointer(Some(Arc::clone(saver)));
+            return Box::pin(g.get_state_in(config, &thread, subgraphs)).await;
         }
         self.get_state_in(config, &thread, subgraphs).await
     }
 
-    async fn get_state_in(&self, config: &RunConfig, thread: &str, subgraphs: bool) -> Result<StateSnapshot> {
+    async fn get_state_in(
+        &self,
+        config: &RunConfig,
+        thread: &str,
+        subgraphs: bool,
+    ) -> Result<StateSnapshot> {
         let saver = self.saver()?;
-        let saved = saver.get_tuple(thread, &config.checkpoint_ns, config.checkpoint_id.as_deref()).await?;
+        let saved =
+            saver.get_tuple(thread, &config.checkpoint_ns, config.checkpoint_id.as_deref()).await?;
         let live = config.checkpoint_id.is_none();
         self.snapshot(saved, config, live, subgraphs).await
     }
@@ -223,13 +235,11 @@ impl CompiledGraph {
         // stored resume answer too).
         let mut has_writes: Vec<bool> = vec![false; tasks.len()];
         for (i, t) in tasks.iter().enumerate() {
-            has_writes[i] = saved
-                .pending_writes
-                .iter()
-                .any(|w| w.task_id == t.id && !is_control(&w.channel));
+            has_writes[i] =
+                saved.pending_writes.iter().any(|w| w.task_id == t.id && !is_control(&w.channel));
         }
         if live {
-            let mut with_writes: Vec<(String, TaskPath, Vec<String>, Vec<(String, Value)>)> = Vec::new();
+            let mut with_writes: Vec<OwnedTaskWrites> = Vec::new();
             for t in &tasks {
                 let ws: Vec<(String, Value)> = saved
                     .pending_writes
@@ -242,18 +252,20 @@ impl CompiledGraph {
                 }
             }
             if !with_writes.is_empty() {
-                let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = with_writes
+                let mut ts: Vec<TaskWrites<'_>> = with_writes
                     .iter()
                     .map(|(n, p, tr, w)| (n.as_str(), p, tr.as_slice(), w.as_slice()))
                     .collect();
                 apply_writes(self, &mut checkpoint, &mut channels, &mut ts)?;
             }
         }
-        let subgraph_names: BTreeMap<String, Arc<CompiledGraph>> = self.subgraphs().into_iter().collect();
+        let subgraph_names: BTreeMap<String, Arc<CompiledGraph>> =
+            self.subgraphs().into_iter().collect();
         let mut out_tasks = Vec::new();
         for (i, t) in tasks.iter_mut().enumerate() {
             t.attach(&saved.pending_writes);
-            let ret = saved.pending_writes.iter().find(|w| w.task_id == t.id && w.channel == RETURN);
+            let ret =
+                saved.pending_writes.iter().find(|w| w.task_id == t.id && w.channel == RETURN);
             let state = match subgraph_names.get(&t.name) {
                 Some(g) => {
                     let child_ns = task_ns(&ns, &t.name, &t.id);
@@ -262,10 +274,13 @@ impl CompiledGraph {
                         let mut cfg = config.clone();
                         cfg.checkpoint_ns = child_ns;
                         cfg.checkpoint_id = None;
-                        let snap = Box::pin(g.get_state_in(&cfg, &saved.config.thread_id, true)).await?;
+                        let snap =
+                            Box::pin(g.get_state_in(&cfg, &saved.config.thread_id, true)).await?;
                         Some(snap.to_value())
                     } else {
-                        Some(json!({"thread_id": saved.config.thread_id, "checkpoint_ns": child_ns}))
+                        Some(
+                            json!({"thread_id": saved.config.thread_id, "checkpoint_ns": child_ns}),
+                        )
                     }
                 }
                 None => None,
@@ -273,7 +288,12 @@ impl CompiledGraph {
             let all_writes: Vec<(String, Value)> = saved
                 .pending_writes
                 .iter()
-                .filter(|w| w.task_id == t.id && w.channel != ERROR && w.channel != INTERRUPT && w.channel != RETURN)
+                .filter(|w| {
+                    w.task_id == t.id
+                        && w.channel != ERROR
+                        && w.channel != INTERRUPT
+                        && w.channel != RETURN
+                })
                 .map(|w| (w.channel.clone(), w.value.clone()))
                 .collect();
             let result = if !has_writes[i] {
@@ -326,7 +346,8 @@ impl CompiledGraph {
         limit: Option<usize>,
     ) -> Result<Vec<StateSnapshot>> {
         let saver = self.saver()?;
-        let thread = config.thread_id.clone().ok_or(Error::Usage("thread_id is required".into()))?;
+        let thread =
+            config.thread_id.clone().ok_or(Error::Usage("thread_id is required".into()))?;
         let graph = if config.checkpoint_ns.is_empty() {
             None
         } else {
@@ -379,7 +400,8 @@ impl CompiledGraph {
         if supersteps.iter().any(Vec::is_empty) {
             return Err(Error::Usage("No updates provided".into()));
         }
-        let thread = config.thread_id.clone().ok_or(Error::Usage("thread_id is required".into()))?;
+        let thread =
+            config.thread_id.clone().ok_or(Error::Usage("thread_id is required".into()))?;
         let mut current = config.clone();
         let mut last = Value::Null;
         for updates in supersteps {
@@ -400,8 +422,13 @@ impl CompiledGraph {
     ) -> Result<(Value, CheckpointRef)> {
         let ns = config.checkpoint_ns.clone();
         let saved = saver.get_tuple(thread, &ns, config.checkpoint_id.as_deref()).await?;
-        let mut checkpoint = saved.as_ref().map(|s| s.checkpoint.clone()).unwrap_or_else(Checkpoint::empty);
-        let step = saved.as_ref().and_then(|s| s.metadata.get("step")).and_then(Value::as_i64).unwrap_or(-1);
+        let mut checkpoint =
+            saved.as_ref().map(|s| s.checkpoint.clone()).unwrap_or_else(Checkpoint::empty);
+        let step = saved
+            .as_ref()
+            .and_then(|s| s.metadata.get("step"))
+            .and_then(Value::as_i64)
+            .unwrap_or(-1);
         let parents = saved
             .as_ref()
             .and_then(|s| s.metadata.get("parents").cloned())
@@ -416,23 +443,32 @@ impl CompiledGraph {
             metadata.insert("source".into(), json!(source));
             metadata.insert("step".into(), json!(step));
             metadata.insert("parents".into(), parents.clone());
-            let at = CheckpointRef { thread_id: thread.to_string(), checkpoint_ns: ns.clone(), checkpoint_id: cp.id.clone() };
+            let at = CheckpointRef {
+                thread_id: thread.to_string(),
+                checkpoint_ns: ns.clone(),
+                checkpoint_id: cp.id.clone(),
+            };
             async move {
-                saver.put(&at.thread_id, &at.checkpoint_ns, parent.as_deref(), &cp, &metadata).await?;
+                saver
+                    .put(&at.thread_id, &at.checkpoint_ns, parent.as_deref(), &cp, &metadata)
+                    .await?;
                 Ok::<_, Error>((config_value(&at, &metadata), at))
             }
         };
-        let snapshot_of = |cp: &Checkpoint, channels: &indexmap::IndexMap<String, crate::channel::Channel>, step: i64, updated: Option<Vec<String>>| {
+        let snapshot_of = |cp: &Checkpoint,
+                           channels: &indexmap::IndexMap<String, crate::channel::Channel>,
+                           step: i64,
+                           updated: Option<Vec<String>>| {
             let mut next = cp.clone();
             next.id = new_checkpoint_id(step);
             next.ts = now_iso();
             next.updated_channels = updated;
             next.channel_values = Map::new();
             for (name, ch) in channels {
-                if next.channel_versions.contains_key(name) {
-                    if let Some(v) = ch.checkpoint() {
-                        next.channel_values.insert(name.clone(), v);
-                    }
+                if next.channel_versions.contains_key(name)
+                    && let Some(v) = ch.checkpoint()
+                {
+                    next.channel_values.insert(name.clone(), v);
                 }
             }
             next
@@ -440,20 +476,37 @@ impl CompiledGraph {
 
         if values.is_none() && as_node.as_deref() == Some(END) {
             if updates.len() > 1 {
-                return Err(Error::invalid_update("Cannot apply multiple updates when clearing state"));
+                return Err(Error::invalid_update(
+                    "Cannot apply multiple updates when clearing state",
+                ));
             }
             if let Some(saved) = &saved {
                 let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step + 1, None);
-                let null_writes: Vec<(String, Value)> = saved.pending_writes.iter().filter(|w| w.task_id == NULL_TASK_ID).map(|w| (w.channel.clone(), w.value.clone())).collect();
+                let null_writes: Vec<(String, Value)> = saved
+                    .pending_writes
+                    .iter()
+                    .filter(|w| w.task_id == NULL_TASK_ID)
+                    .map(|w| (w.channel.clone(), w.value.clone()))
+                    .collect();
                 if !null_writes.is_empty() {
                     let path = TaskPath::Pull(INPUT.into());
                     let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
                     apply_writes(self, &mut checkpoint, &mut channels, &mut ts)?;
                 }
                 for t in tasks.iter_mut() {
-                    t.writes = saved.pending_writes.iter().filter(|w| w.task_id == t.id && w.channel != ERROR && w.channel != INTERRUPT).map(|w| (w.channel.clone(), w.value.clone())).collect();
+                    t.writes = saved
+                        .pending_writes
+                        .iter()
+                        .filter(|w| {
+                            w.task_id == t.id && w.channel != ERROR && w.channel != INTERRUPT
+                        })
+                        .map(|w| (w.channel.clone(), w.value.clone()))
+                        .collect();
                 }
-                let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = tasks.iter().map(|t| (t.name.as_str(), &t.path, t.triggers.as_slice(), t.writes.as_slice())).collect();
+                let mut ts: Vec<TaskWrites<'_>> = tasks
+                    .iter()
+                    .map(|t| (t.name.as_str(), &t.path, t.triggers.as_slice(), t.writes.as_slice()))
+                    .collect();
                 apply_writes(self, &mut checkpoint, &mut channels, &mut ts)?;
             }
             let cp = snapshot_of(&checkpoint, &channels, step, None);
@@ -462,7 +515,9 @@ impl CompiledGraph {
         }
         if as_node.as_deref() == Some(INPUT) {
             if updates.len() > 1 {
-                return Err(Error::invalid_update("Cannot apply multiple updates when updating as input"));
+                return Err(Error::invalid_update(
+                    "Cannot apply multiple updates when updating as input",
+                ));
             }
             let Some(v) = values.filter(Value::is_object) else {
                 return Err(Error::invalid_update("Received no input writes for __start__"));
@@ -478,7 +533,9 @@ impl CompiledGraph {
                 INPUT.as_bytes(),
             )
             .to_string();
-            let (v, at) = put(cp, "input", next_step, saved_at.as_ref().map(|s| s.checkpoint_id.clone())).await?;
+            let (v, at) =
+                put(cp, "input", next_step, saved_at.as_ref().map(|s| s.checkpoint_id.clone()))
+                    .await?;
             // The input is recorded against the checkpoint it was applied to.
             if let Some(prev) = &saved_at {
                 saver.put_writes(prev, &input_task, "", &writes).await?;
@@ -502,7 +559,8 @@ impl CompiledGraph {
         }
 
         // Regular updates: run the writers of `as_node` on the values.
-        let mut node_to_task_ids: BTreeMap<String, std::collections::VecDeque<String>> = BTreeMap::new();
+        let mut node_to_task_ids: BTreeMap<String, std::collections::VecDeque<String>> =
+            BTreeMap::new();
         if saved.is_some() {
             for t in prepare_tasks(self, &checkpoint, &channels, &ns, step + 1, None) {
                 node_to_task_ids.entry(t.name.clone()).or_default().push_back(t.id.clone());
@@ -515,7 +573,11 @@ impl CompiledGraph {
             let as_node = match as_node {
                 Some(n) => Some(n),
                 None if user_nodes.len() == 1 => Some(user_nodes[0].clone()),
-                None if !checkpoint.versions_seen.values().any(|vv| vv.values().any(|v| *v > 0)) => {
+                None if !checkpoint
+                    .versions_seen
+                    .values()
+                    .any(|vv| vv.values().any(|v| *v > 0)) =>
+                {
                     Some(START.to_string())
                 }
                 None => {
@@ -544,7 +606,9 @@ impl CompiledGraph {
         } else {
             for (values, as_node) in updates {
                 let Some(as_node) = as_node else {
-                    return Err(Error::invalid_update("as_node is required when applying multiple updates"));
+                    return Err(Error::invalid_update(
+                        "as_node is required when applying multiple updates",
+                    ));
                 };
                 if !self.nodes.contains_key(&as_node) {
                     return Err(Error::invalid_update(format!("Node {as_node} does not exist")));
@@ -553,13 +617,14 @@ impl CompiledGraph {
             }
         }
         let state = read_state(&channels, &self.state_keys);
-        let mut run: Vec<(String, String, Vec<(String, Value)>)> = Vec::new();
+        let mut run: Vec<(String, String, Vec<Write>)> = Vec::new();
         for (as_node, values) in valid {
             let output = NodeOutput::Update(values.unwrap_or(Value::Null));
-            let writes = node_writes(self, &as_node, &output, &state, config).map_err(|e| match e {
-                crate::error::NodeError::Engine(inner) => *inner,
-                other => Error::Node(other),
-            })?;
+            let writes =
+                node_writes(self, &as_node, &output, &state, config).map_err(|e| match e {
+                    crate::error::NodeError::Engine(inner) => *inner,
+                    other => Error::Node(other),
+                })?;
             let task_id = node_to_task_ids
                 .get_mut(&as_node)
                 .and_then(|q| q.pop_front())
@@ -583,15 +648,23 @@ impl CompiledGraph {
         };
         if let Some(at) = saved_at.as_ref().filter(|_| is_head) {
             for (name, task_id, writes) in &run {
-                let channel_writes: Vec<(String, Value)> = writes.iter().filter(|w| w.0 != PUSH).cloned().collect();
+                let channel_writes: Vec<(String, Value)> =
+                    writes.iter().filter(|w| w.0 != PUSH).cloned().collect();
                 if !channel_writes.is_empty() {
-                    saver.put_writes(at, task_id, &TaskPath::Pull(name.clone()).sort_key(), &channel_writes).await?;
+                    saver
+                        .put_writes(
+                            at,
+                            task_id,
+                            &TaskPath::Pull(name.clone()).sort_key(),
+                            &channel_writes,
+                        )
+                        .await?;
                 }
             }
         }
         let interrupt_trigger = vec![INTERRUPT.to_string()];
         let paths: Vec<TaskPath> = run.iter().map(|_| TaskPath::Pull(String::new())).collect();
-        let mut ts: Vec<(&str, &TaskPath, &[String], &[(String, Value)])> = run
+        let mut ts: Vec<TaskWrites<'_>> = run
             .iter()
             .zip(paths.iter())
             .map(|((n, _, w), p)| (n.as_str(), p, interrupt_trigger.as_slice(), w.as_slice()))

@@ -26,10 +26,10 @@ pub fn py_error(e: &Error) -> Value {
 pub fn oracle_json(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
-            if m.len() == 1 {
-                if let Some(s) = m.get("__send__") {
-                    return json!({"send": s["node"], "arg": oracle_json(&s["arg"])});
-                }
+            if m.len() == 1
+                && let Some(s) = m.get("__send__")
+            {
+                return json!({"send": s["node"], "arg": oracle_json(&s["arg"])});
             }
             Value::Object(m.iter().map(|(k, x)| (k.clone(), oracle_json(x))).collect())
         }
@@ -114,7 +114,13 @@ impl Rec {
         self.ops.push(json!({"op": op, "raised": py_error(e)}));
     }
 
-    pub async fn stream(&mut self, op: &str, g: &CompiledGraph, input: impl Into<Input>, config: RunConfig) {
+    pub async fn stream(
+        &mut self,
+        op: &str,
+        g: &CompiledGraph,
+        input: impl Into<Input>,
+        config: RunConfig,
+    ) {
         let subgraphs = config.subgraphs;
         let (events, res) = g.stream(input, config).await;
         let items: Vec<Value> = events.iter().map(|e| event_json(e, subgraphs)).collect();
@@ -126,7 +132,13 @@ impl Rec {
         }
     }
 
-    pub async fn invoke(&mut self, op: &str, g: &CompiledGraph, input: impl Into<Input>, config: RunConfig) -> Option<Value> {
+    pub async fn invoke(
+        &mut self,
+        op: &str,
+        g: &CompiledGraph,
+        input: impl Into<Input>,
+        config: RunConfig,
+    ) -> Option<Value> {
         match g.invoke(input, config).await {
             Ok(out) => {
                 self.ok(op, out.values.clone());
@@ -139,7 +151,13 @@ impl Rec {
         }
     }
 
-    pub async fn get_state(&mut self, op: &str, g: &CompiledGraph, config: RunConfig, subgraphs: bool) -> Option<StateSnapshot> {
+    pub async fn get_state(
+        &mut self,
+        op: &str,
+        g: &CompiledGraph,
+        config: RunConfig,
+        subgraphs: bool,
+    ) -> Option<StateSnapshot> {
         match g.get_state(&config, subgraphs).await {
             Ok(s) => {
                 self.ok(op, snapshot_json(&s));
@@ -152,7 +170,12 @@ impl Rec {
         }
     }
 
-    pub async fn history(&mut self, op: &str, g: &CompiledGraph, config: RunConfig) -> Vec<StateSnapshot> {
+    pub async fn history(
+        &mut self,
+        op: &str,
+        g: &CompiledGraph,
+        config: RunConfig,
+    ) -> Vec<StateSnapshot> {
         match g.get_state_history(&config, None, None, None).await {
             Ok(h) => {
                 self.ok(op, Value::Array(h.iter().map(snapshot_json).collect()));
@@ -165,7 +188,14 @@ impl Rec {
         }
     }
 
-    pub async fn update(&mut self, op: &str, g: &CompiledGraph, config: RunConfig, values: Option<Value>, as_node: Option<&str>) -> Option<RunConfig> {
+    pub async fn update(
+        &mut self,
+        op: &str,
+        g: &CompiledGraph,
+        config: RunConfig,
+        values: Option<Value>,
+        as_node: Option<&str>,
+    ) -> Option<RunConfig> {
         match g.update_state(&config, values, as_node).await {
             Ok(c) => {
                 self.ok(op, c.clone());
@@ -239,7 +269,15 @@ fn canonicalize(doc: &mut Value) {
     if let Some(ops) = doc.get_mut("ops").and_then(Value::as_array_mut) {
         for op in ops.iter_mut() {
             if let Some(Value::Array(items)) = op.get_mut("result") {
-                let is_stream = !items.is_empty() && items.iter().all(|i| i.as_array().is_some_and(|a| (a.len() == 2 || a.len() == 3) && a.iter().any(|x| x.as_str().is_some_and(|m| StreamMode::parse(m).is_some()))));
+                let is_stream = !items.is_empty()
+                    && items.iter().all(|i| {
+                        i.as_array().is_some_and(|a| {
+                            (a.len() == 2 || a.len() == 3)
+                                && a.iter().any(|x| {
+                                    x.as_str().is_some_and(|m| StreamMode::parse(m).is_some())
+                                })
+                        })
+                    });
                 if is_stream {
                     let mut out = Vec::new();
                     let mut run: Vec<Value> = Vec::new();
@@ -315,7 +353,9 @@ fn short(v: Option<&Value>) -> String {
 }
 
 pub fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -330,8 +370,14 @@ pub fn compare(name: &str, raw: Value) -> Result<(), String> {
     if std::env::var("ORRERY_DUMP").is_ok() {
         let dir = std::env::temp_dir().join("orrery-oracle");
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(format!("{name}.ours.json")), serde_json::to_string_pretty(&ours).unwrap_or_default());
-        let _ = std::fs::write(dir.join(format!("{name}.want.json")), serde_json::to_string_pretty(&want).unwrap_or_default());
+        let _ = std::fs::write(
+            dir.join(format!("{name}.ours.json")),
+            serde_json::to_string_pretty(&ours).unwrap_or_default(),
+        );
+        let _ = std::fs::write(
+            dir.join(format!("{name}.want.json")),
+            serde_json::to_string_pretty(&want).unwrap_or_default(),
+        );
     }
     match first_diff("", &ours, &want) {
         None => Ok(()),

@@ -84,7 +84,10 @@ pub fn canonical(v: &Value) -> String {
 fn strip(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.into_iter().filter(|(k, _)| !DROPPED_KEYS.contains(&k.as_str())).map(|(k, x)| (k, strip(x))).collect(),
+            m.into_iter()
+                .filter(|(k, _)| !DROPPED_KEYS.contains(&k.as_str()))
+                .map(|(k, x)| (k, strip(x)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.into_iter().map(strip).collect()),
         Value::String(s) if is_version(&s) => {
@@ -113,7 +116,9 @@ fn placeholders(v: &Value, cmap: &HashMap<String, String>) -> Value {
                 return Value::String("I".into());
             }
             Value::String(sub_uuids(s, |u| {
-                cmap.get(u).cloned().unwrap_or_else(|| if u == NULL_TASK { "NULL_TASK".into() } else { "T".into() })
+                cmap.get(u)
+                    .cloned()
+                    .unwrap_or_else(|| if u == NULL_TASK { "NULL_TASK".into() } else { "T".into() })
             }))
         }
         other => other.clone(),
@@ -154,7 +159,8 @@ pub fn normalize(doc: Value) -> Value {
         .flat_map(|recs| recs.as_array().cloned().unwrap_or_default())
         .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string))
         .collect();
-    let cmap: HashMap<String, String> = ids.iter().enumerate().map(|(i, c)| (c.clone(), format!("C{i}"))).collect();
+    let cmap: HashMap<String, String> =
+        ids.iter().enumerate().map(|(i, c)| (c.clone(), format!("C{i}"))).collect();
     let mut tmap: HashMap<String, String> = HashMap::new();
     let mut imap: HashMap<String, String> = HashMap::new();
     let is_task = |s: &str| !cmap.contains_key(s) && s != NULL_TASK;
@@ -167,7 +173,8 @@ pub fn normalize(doc: Value) -> Value {
         recs.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         records.extend(recs);
     }
-    let pw = |r: &Value| r.get("pending_writes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let pw =
+        |r: &Value| r.get("pending_writes").and_then(Value::as_array).cloned().unwrap_or_default();
     for rec in &records {
         for (task, _) in write_groups(&pw(rec), &cmap) {
             if is_uuid_full(&task) && is_task(&task) && !tmap.contains_key(&task) {
@@ -176,7 +183,12 @@ pub fn normalize(doc: Value) -> Value {
             }
         }
     }
-    fn visit(v: &Value, tmap: &mut HashMap<String, String>, imap: &mut HashMap<String, String>, is_task: &dyn Fn(&str) -> bool) {
+    fn visit(
+        v: &Value,
+        tmap: &mut HashMap<String, String>,
+        imap: &mut HashMap<String, String>,
+        is_task: &dyn Fn(&str) -> bool,
+    ) {
         match v {
             Value::Object(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
@@ -213,7 +225,12 @@ pub fn normalize(doc: Value) -> Value {
     }
     visit(doc.get("ops").unwrap_or(&Value::Null), &mut tmap, &mut imap, &is_task);
 
-    fn rewrite(v: Value, cmap: &HashMap<String, String>, tmap: &HashMap<String, String>, imap: &HashMap<String, String>) -> Value {
+    fn rewrite(
+        v: Value,
+        cmap: &HashMap<String, String>,
+        tmap: &HashMap<String, String>,
+        imap: &HashMap<String, String>,
+    ) -> Value {
         let rs = |s: String| -> String {
             if is_hex32(&s) {
                 return imap.get(&s).cloned().unwrap_or(s);
@@ -225,8 +242,12 @@ pub fn normalize(doc: Value) -> Value {
             })
         };
         match v {
-            Value::Object(m) => Value::Object(m.into_iter().map(|(k, x)| (rs(k), rewrite(x, cmap, tmap, imap))).collect()),
-            Value::Array(a) => Value::Array(a.into_iter().map(|x| rewrite(x, cmap, tmap, imap)).collect()),
+            Value::Object(m) => Value::Object(
+                m.into_iter().map(|(k, x)| (rs(k), rewrite(x, cmap, tmap, imap))).collect(),
+            ),
+            Value::Array(a) => {
+                Value::Array(a.into_iter().map(|x| rewrite(x, cmap, tmap, imap)).collect())
+            }
             Value::String(s) => Value::String(rs(s)),
             other => other,
         }

@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use orrery_engine::{
-    Breakpoints, Command, CompileOptions, CompiledGraph, Goto, Input, Managed, NodeError,
-    NodeOptions, NodeOutput, Reducer, RetryPolicy, RunConfig, Send, StateGraph, END, START,
+    Breakpoints, Command, CompileOptions, CompiledGraph, END, Goto, Input, Managed, NodeError,
+    NodeOptions, NodeOutput, Reducer, RetryPolicy, RunConfig, START, Send, StateGraph,
 };
 use serde_json::{Value, json};
 
@@ -47,8 +47,16 @@ fn compile(g: StateGraph, rec: &Rec) -> CompiledGraph {
 fn compile_with(g: StateGraph, rec: &Rec, before: &[&str], after: &[&str]) -> CompiledGraph {
     g.compile(CompileOptions {
         checkpointer: rec.saver(),
-        interrupt_before: if before.is_empty() { Breakpoints::None } else { before.iter().copied().collect() },
-        interrupt_after: if after.is_empty() { Breakpoints::None } else { after.iter().copied().collect() },
+        interrupt_before: if before.is_empty() {
+            Breakpoints::None
+        } else {
+            before.iter().copied().collect()
+        },
+        interrupt_after: if after.is_empty() {
+            Breakpoints::None
+        } else {
+            after.iter().copied().collect()
+        },
         ..Default::default()
     })
     .expect("compile")
@@ -91,7 +99,13 @@ pub async fn s03_fanout_fanin(rec: &mut Rec) {
     for n in ["a", "b", "c", "d"] {
         g = append(g, n);
     }
-    let g = g.add_edge(START, "a").add_edge("a", "b").add_edge("a", "c").add_edge("b", "d").add_edge("c", "d").add_edge("d", END);
+    let g = g
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+        .add_edge("b", "d")
+        .add_edge("c", "d")
+        .add_edge("d", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -102,7 +116,14 @@ pub async fn s04_uneven_no_join(rec: &mut Rec) {
     for n in ["a", "b", "b2", "c", "d"] {
         g = append(g, n);
     }
-    let g = g.add_edge(START, "a").add_edge("a", "b").add_edge("b", "b2").add_edge("b2", "d").add_edge("a", "c").add_edge("c", "d").add_edge("d", END);
+    let g = g
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", "b2")
+        .add_edge("b2", "d")
+        .add_edge("a", "c")
+        .add_edge("c", "d")
+        .add_edge("d", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -113,7 +134,13 @@ pub async fn s05_join(rec: &mut Rec) {
     for n in ["a", "b", "b2", "c", "d"] {
         g = append(g, n);
     }
-    let g = g.add_edge(START, "a").add_edge("a", "b").add_edge("b", "b2").add_edge("a", "c").add_join(["b2", "c"], "d").add_edge("d", END);
+    let g = g
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", "b2")
+        .add_edge("a", "c")
+        .add_join(["b2", "c"], "d")
+        .add_edge("d", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -125,8 +152,18 @@ pub async fn s06_defer(rec: &mut Rec) {
         g = append(g, n);
     }
     let g = g
-        .add_fn_with("d", |_, _| Ok(json!({"log": ["d"]}).into()), NodeOptions { defer: true, ..Default::default() })
-        .add_edge(START, "a").add_edge("a", "b").add_edge("b", "b2").add_edge("b2", "d").add_edge("a", "c").add_edge("c", "d").add_edge("d", END);
+        .add_fn_with(
+            "d",
+            |_, _| Ok(json!({"log": ["d"]}).into()),
+            NodeOptions { defer: true, ..Default::default() },
+        )
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", "b2")
+        .add_edge("b2", "d")
+        .add_edge("a", "c")
+        .add_edge("c", "d")
+        .add_edge("d", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -136,26 +173,47 @@ pub async fn s07_concurrent_lastvalue(rec: &mut Rec) {
     let g = s_graph()
         .add_fn("a", |_, _| Ok(json!({"x": 1, "log": ["a"]}).into()))
         .add_fn("b", |_, _| Ok(json!({"x": 2, "log": ["b"]}).into()))
-        .add_edge(START, "a").add_edge(START, "b").add_edge("a", END).add_edge("b", END);
+        .add_edge(START, "a")
+        .add_edge(START, "b")
+        .add_edge("a", END)
+        .add_edge("b", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
     let g2 = s_graph()
-        .add_fn_with("a", |_, _| Ok(Command::goto("c").with_update(json!({"log": ["a"]})).into()), NodeOptions { ends: vec!["c".into()], ..Default::default() })
+        .add_fn_with(
+            "a",
+            |_, _| Ok(Command::goto("c").with_update(json!({"log": ["a"]})).into()),
+            NodeOptions { ends: vec!["c".into()], ..Default::default() },
+        )
         .add_fn("b", |_, _| Ok(json!({"x": 1, "log": ["b"]}).into()))
         .add_fn("c", |_, _| Ok(json!({"x": 2, "log": ["c"]}).into()))
-        .add_edge(START, "a").add_edge("a", "b").add_edge("b", END).add_edge("c", END);
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", END)
+        .add_edge("c", END);
     let app2 = compile(g2, rec);
     rec.stream("stream_t2", &app2, input0(), modes("t2")).await;
 }
 
 pub async fn s08_send(rec: &mut Rec) {
     let g = s_graph()
-        .add_fn("joke", |arg, _| Ok(json!({"log": [format!("joke:{}", arg["subject"].as_str().unwrap_or_default())]}).into()))
-        .add_fn("summarize", |s, _| Ok(json!({"x": s["log"].as_array().map(Vec::len).unwrap_or(0), "log": ["summarize"]}).into()))
+        .add_fn("joke", |arg, _| {
+            Ok(json!({"log": [format!("joke:{}", arg["subject"].as_str().unwrap_or_default())]})
+                .into())
+        })
+        .add_fn("summarize", |s, _| {
+            Ok(json!({"x": s["log"].as_array().map(Vec::len).unwrap_or(0), "log": ["summarize"]})
+                .into())
+        })
         .add_conditional_edges(
             START,
-            |_, _| Ok(["cats", "dogs", "birds"].iter().map(|s| Goto::Send(Send::new("joke", json!({"subject": s})))).collect()),
+            |_, _| {
+                Ok(["cats", "dogs", "birds"]
+                    .iter()
+                    .map(|s| Goto::Send(Send::new("joke", json!({"subject": s}))))
+                    .collect())
+            },
             None::<Vec<(&str, &str)>>,
         )
         .add_edge("joke", "summarize")
@@ -192,13 +250,18 @@ pub async fn s10_command_from_node(rec: &mut Rec) {
         .add_fn_with(
             "a",
             |_, _| {
-                Ok(Command::goto("b").then(Send::new("c", json!({"x": 99, "log": []}))).with_update(json!({"x": 10, "log": ["a"]})).into())
+                Ok(Command::goto("b")
+                    .then(Send::new("c", json!({"x": 99, "log": []})))
+                    .with_update(json!({"x": 10, "log": ["a"]}))
+                    .into())
             },
             NodeOptions { ends: vec!["b".into(), "c".into()], ..Default::default() },
         )
         .add_fn("b", |s, _| Ok(json!({"log": [format!("b{}", x_of(&s))]}).into()))
         .add_fn("c", |s, _| Ok(json!({"log": [format!("c{}", x_of(&s))]}).into()))
-        .add_edge(START, "a").add_edge("b", END).add_edge("c", END);
+        .add_edge(START, "a")
+        .add_edge("b", END)
+        .add_edge("c", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -207,28 +270,40 @@ pub async fn s10_command_from_node(rec: &mut Rec) {
 pub async fn s11_command_input(rec: &mut Rec) {
     let g = append(append(s_graph(), "a"), "b")
         .add_fn("c", |s, _| Ok(json!({"log": [format!("c{}", x_of(&s))]}).into()))
-        .add_edge(START, "a").add_edge("a", "b").add_edge("b", END).add_edge("c", END)
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", END)
+        .add_edge("c", END)
         .reachable_by_command("c");
     let app = compile(g, rec);
     rec.invoke("invoke", &app, Input::Values(json!({"x": 1, "log": []})), cfg("t")).await;
-    rec.stream("stream_command", &app, Command::goto("c").with_update(json!({"x": 5})), modes("t")).await;
+    rec.stream("stream_command", &app, Command::goto("c").with_update(json!({"x": 5})), modes("t"))
+        .await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
 }
 
 pub async fn s12_none_and_goto_only(rec: &mut Rec) {
     let g = s_graph()
         .add_fn("n", |_, _| Ok(NodeOutput::none()))
-        .add_fn_with("m", |_, _| Ok(Command::goto("k").into()), NodeOptions { ends: vec!["k".into()], ..Default::default() })
+        .add_fn_with(
+            "m",
+            |_, _| Ok(Command::goto("k").into()),
+            NodeOptions { ends: vec!["k".into()], ..Default::default() },
+        )
         .add_fn("k", |_, _| Ok(json!({"log": ["k"]}).into()))
-        .add_edge(START, "n").add_edge("n", "m").add_edge("k", END);
+        .add_edge(START, "n")
+        .add_edge("n", "m")
+        .add_edge("k", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
 }
 
-
 fn child_s1_s2() -> StateGraph {
-    append(append(s_graph(), "s1"), "s2").add_edge(START, "s1").add_edge("s1", "s2").add_edge("s2", END)
+    append(append(s_graph(), "s1"), "s2")
+        .add_edge(START, "s1")
+        .add_edge("s1", "s2")
+        .add_edge("s2", END)
 }
 
 fn sub_cfg(thread: &str) -> RunConfig {
@@ -241,7 +316,10 @@ pub async fn s13_subgraph(rec: &mut Rec) {
     let child = child_s1_s2().compile(CompileOptions::default()).expect("child");
     let g = append(append(s_graph(), "before"), "after")
         .add_subgraph("sub", child)
-        .add_edge(START, "before").add_edge("before", "sub").add_edge("sub", "after").add_edge("after", END);
+        .add_edge(START, "before")
+        .add_edge("before", "sub")
+        .add_edge("sub", "after")
+        .add_edge("after", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), sub_cfg("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -261,20 +339,28 @@ pub async fn s13_subgraph(rec: &mut Rec) {
 
 pub async fn s14_command_parent(rec: &mut Rec) {
     let child = append(s_graph(), "s1")
-        .add_fn("jump", |_, _| Ok(Command::goto("other").with_update(json!({"log": ["jumped"]})).to_parent().into()))
-        .add_edge(START, "s1").add_edge("s1", "jump")
+        .add_fn("jump", |_, _| {
+            Ok(Command::goto("other").with_update(json!({"log": ["jumped"]})).to_parent().into())
+        })
+        .add_edge(START, "s1")
+        .add_edge("s1", "jump")
         .compile(CompileOptions::default())
         .expect("child");
     let g = append(s_graph(), "other")
         .add_subgraph("sub", child)
-        .add_edge(START, "sub").add_edge("other", END)
+        .add_edge(START, "sub")
+        .add_edge("other", END)
         .reachable_by_command("other");
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), sub_cfg("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
 }
 
-fn asker(name: &'static str, question: Value, prefix: &'static str) -> impl Fn(Value, orrery_engine::NodeContext) -> NodeResult + std::marker::Send + Sync + 'static {
+fn asker(
+    name: &'static str,
+    question: Value,
+    prefix: &'static str,
+) -> impl Fn(Value, orrery_engine::NodeContext) -> NodeResult + std::marker::Send + Sync + 'static {
     let _ = name;
     move |_, ctx| {
         let a = ctx.interrupt(question.clone())?;
@@ -283,7 +369,10 @@ fn asker(name: &'static str, question: Value, prefix: &'static str) -> impl Fn(V
 }
 
 pub async fn s15_single_interrupt(rec: &mut Rec) {
-    let g = s_graph().add_fn("ask", asker("ask", json!({"q": 1}), "ask=")).add_edge(START, "ask").add_edge("ask", END);
+    let g = s_graph()
+        .add_fn("ask", asker("ask", json!({"q": 1}), "ask="))
+        .add_edge(START, "ask")
+        .add_edge("ask", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -304,7 +393,8 @@ pub async fn s16_two_interrupts(rec: &mut Rec) {
             c2.lock().unwrap().push(format!("got2={}", b.as_str().unwrap_or_default()));
             Ok(json!({"log": [a, b]}).into())
         })
-        .add_edge(START, "ask").add_edge("ask", END);
+        .add_edge(START, "ask")
+        .add_edge("ask", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.stream("resume1", &app, Command::resume(json!("A1")), modes("t")).await;
@@ -321,8 +411,12 @@ pub async fn s17_parallel_interrupts(rec: &mut Rec) {
         .add_fn("x", asker("x", json!("X?"), "x="))
         .add_fn("y", asker("y", json!("Y?"), "y="))
         .add_fn("z", |_, _| Ok(json!({"log": ["z"]}).into()))
-        .add_edge(START, "x").add_edge(START, "y").add_edge(START, "z")
-        .add_edge("x", END).add_edge("y", END).add_edge("z", END);
+        .add_edge(START, "x")
+        .add_edge(START, "y")
+        .add_edge(START, "z")
+        .add_edge("x", END)
+        .add_edge("y", END)
+        .add_edge("z", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     let st = rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -342,10 +436,15 @@ pub async fn s17_parallel_interrupts(rec: &mut Rec) {
 pub async fn s18_interrupt_in_subgraph(rec: &mut Rec) {
     let child = s_graph()
         .add_fn("ask", asker("ask", json!("q"), "ask="))
-        .add_edge(START, "ask").add_edge("ask", END)
+        .add_edge(START, "ask")
+        .add_edge("ask", END)
         .compile(CompileOptions::default())
         .expect("child");
-    let g = append(s_graph(), "after").add_subgraph("sub", child).add_edge(START, "sub").add_edge("sub", "after").add_edge("after", END);
+    let g = append(s_graph(), "after")
+        .add_subgraph("sub", child)
+        .add_edge(START, "sub")
+        .add_edge("sub", "after")
+        .add_edge("after", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), sub_cfg("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
@@ -384,7 +483,12 @@ pub async fn s21_resume_static(rec: &mut Rec) {
 }
 
 pub async fn s22_retry(rec: &mut Rec) {
-    let policy = RetryPolicy { initial_interval: 0.01, jitter: false, max_attempts: 3, ..Default::default() };
+    let policy = RetryPolicy {
+        initial_interval: 0.01,
+        jitter: false,
+        max_attempts: 3,
+        ..Default::default()
+    };
     let flaky_calls = Arc::new(AtomicUsize::new(0));
     let fc = Arc::clone(&flaky_calls);
     let g = s_graph()
@@ -399,7 +503,8 @@ pub async fn s22_retry(rec: &mut Rec) {
             },
             NodeOptions { retry: Some(policy.clone()), ..Default::default() },
         )
-        .add_edge(START, "flaky").add_edge("flaky", END);
+        .add_edge(START, "flaky")
+        .add_edge("flaky", END);
     let app = compile(g, rec);
     rec.invoke("invoke", &app, input0(), cfg("t")).await;
     rec.ok("flaky_calls", json!(flaky_calls.load(Ordering::SeqCst)));
@@ -414,7 +519,8 @@ pub async fn s22_retry(rec: &mut Rec) {
             },
             NodeOptions { retry: Some(policy.clone()), ..Default::default() },
         )
-        .add_edge(START, "bad").add_edge("bad", END);
+        .add_edge(START, "bad")
+        .add_edge("bad", END);
     let app2 = compile(g2, rec);
     rec.invoke("invoke_t2", &app2, input0(), cfg("t2")).await;
     rec.ok("bad_calls", json!(bad_calls.load(Ordering::SeqCst)));
@@ -441,13 +547,19 @@ pub async fn s23_error_parallel(rec: &mut Rec) {
                 Ok(json!({"log": ["boom"]}).into())
             }
         })
-        .add_edge(START, "ok").add_edge(START, "boom").add_edge("ok", END).add_edge("boom", END);
+        .add_edge(START, "ok")
+        .add_edge(START, "boom")
+        .add_edge("ok", END)
+        .add_edge("boom", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
     rec.invoke("invoke_none", &app, Input::Resume, cfg("t")).await;
     rec.get_state("get_state2", &app, cfg("t"), false).await;
-    rec.ok("calls", json!({"ok": ok_calls.load(Ordering::SeqCst), "boom": boom_calls.load(Ordering::SeqCst)}));
+    rec.ok(
+        "calls",
+        json!({"ok": ok_calls.load(Ordering::SeqCst), "boom": boom_calls.load(Ordering::SeqCst)}),
+    );
 }
 
 pub async fn s24_recursion_limit(rec: &mut Rec) {
@@ -459,7 +571,11 @@ pub async fn s24_recursion_limit(rec: &mut Rec) {
             Ok(json!({"x": x_of(&s) + 1, "log": ["loop"]}).into())
         })
         .add_edge(START, "loop")
-        .add_conditional_edges("loop", |_, _| Ok(vec![Goto::Node("loop".into())]), Some(vec![("loop", "loop")]));
+        .add_conditional_edges(
+            "loop",
+            |_, _| Ok(vec![Goto::Node("loop".into())]),
+            Some(vec![("loop", "loop")]),
+        );
     let app = compile(g, rec);
     rec.invoke("invoke", &app, input0(), cfg("t").limit(5)).await;
     rec.ok("loop_calls", json!(calls.load(Ordering::SeqCst)));
@@ -481,7 +597,9 @@ pub async fn s24_recursion_limit(rec: &mut Rec) {
         .managed("last", Managed::IsLastStep)
         .add_fn("a", managed("a"))
         .add_fn("b", managed("b"))
-        .add_edge(START, "a").add_edge("a", "b").add_edge("b", END);
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", END);
     let app4 = compile(g4, rec);
     rec.invoke("managed", &app4, input0(), cfg("t4").limit(3)).await;
 }
@@ -504,7 +622,11 @@ pub async fn s25_replay(rec: &mut Rec) {
 }
 
 pub async fn s26_replay_interrupt(rec: &mut Rec) {
-    let g = append(s_graph(), "a").add_fn("ask", asker("ask", json!("q"), "ask=")).add_edge(START, "a").add_edge("a", "ask").add_edge("ask", END);
+    let g = append(s_graph(), "a")
+        .add_fn("ask", asker("ask", json!("q"), "ask="))
+        .add_edge(START, "a")
+        .add_edge("a", "ask")
+        .add_edge("ask", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.stream("resume1", &app, Command::resume(json!("first")), modes("t")).await;
@@ -520,11 +642,18 @@ pub async fn s27_update_past(rec: &mut Rec) {
     let app = compile(chain(&["a", "b", "c"]), rec);
     rec.invoke("invoke", &app, input0(), cfg("t")).await;
     let c = locate(&app, "t", &["b"]).await;
-    rec.ok("locate", json!({"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": c.checkpoint_id}));
-    if let Some(u1) = rec.update("update_inferred", &app, c.clone(), Some(json!({"x": 100})), None).await {
+    rec.ok(
+        "locate",
+        json!({"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": c.checkpoint_id}),
+    );
+    if let Some(u1) =
+        rec.update("update_inferred", &app, c.clone(), Some(json!({"x": 100})), None).await
+    {
         rec.get_state("get_state_u1", &app, u1, false).await;
     }
-    if let Some(u2) = rec.update("update_as_b", &app, c.clone(), Some(json!({"x": 200})), Some("b")).await {
+    if let Some(u2) =
+        rec.update("update_as_b", &app, c.clone(), Some(json!({"x": 200})), Some("b")).await
+    {
         rec.get_state("get_state_u2", &app, u2.clone(), false).await;
         rec.invoke("invoke_from_u2", &app, Input::Resume, u2).await;
     }
@@ -533,7 +662,11 @@ pub async fn s27_update_past(rec: &mut Rec) {
 }
 
 pub async fn s28_update_while_interrupted(rec: &mut Rec) {
-    let g = append(s_graph(), "after").add_fn("ask", asker("ask", json!("q"), "ask=")).add_edge(START, "ask").add_edge("ask", "after").add_edge("after", END);
+    let g = append(s_graph(), "after")
+        .add_fn("ask", asker("ask", json!("q"), "ask="))
+        .add_edge(START, "ask")
+        .add_edge("ask", "after")
+        .add_edge("after", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), modes("t")).await;
     rec.update("update", &app, cfg("t"), Some(json!({"log": ["manual"]})), Some("ask")).await;
@@ -561,11 +694,15 @@ pub async fn s29_update_specials(rec: &mut Rec) {
         rec.get_state("t3_get_state", &app_b, r, false).await;
     }
     rec.invoke("t4_invoke", &app_b, input0(), cfg("t4")).await;
-    if let Some(r) = rec.update("t4_input", &app_b, cfg("t4"), Some(json!({"x": 7})), Some("__input__")).await {
+    if let Some(r) =
+        rec.update("t4_input", &app_b, cfg("t4"), Some(json!({"x": 7})), Some("__input__")).await
+    {
         rec.get_state("t4_get_state", &app_b, r, false).await;
     }
     rec.invoke("t5_invoke", &app_b, input0(), cfg("t5")).await;
-    if let Some(r) = rec.update("t5_start", &app_b, cfg("t5"), Some(json!({"x": 8})), Some(START)).await {
+    if let Some(r) =
+        rec.update("t5_start", &app_b, cfg("t5"), Some(json!({"x": 8})), Some(START)).await
+    {
         rec.get_state("t5_get_state", &app_b, r, false).await;
     }
     rec.update("t6_fresh", &app, cfg("t6"), Some(json!({"x": 5})), None).await;
@@ -577,7 +714,10 @@ pub async fn s30_bulk_update(rec: &mut Rec) {
     match app
         .bulk_update_state(
             &cfg("t"),
-            vec![vec![(Some(json!({"x": 1, "log": ["u1"]})), Some("b".into()))], vec![(Some(json!({"log": ["u2"]})), Some("c".into()))]],
+            vec![
+                vec![(Some(json!({"x": 1, "log": ["u1"]})), Some("b".into()))],
+                vec![(Some(json!({"log": ["u2"]})), Some("c".into()))],
+            ],
         )
         .await
     {
@@ -600,11 +740,18 @@ pub async fn s31_new_input_past(rec: &mut Rec) {
 pub async fn s33_checkpoint_debug_payloads(rec: &mut Rec) {
     use orrery_engine::StreamMode::{Checkpoints, Debug, Tasks};
     let m = |t: &str| cfg(t).modes(&[Checkpoints, Tasks, Debug]);
-    let g = append(s_graph(), "a").add_fn("ask", asker("ask", json!("q"), "ask=")).add_edge(START, "a").add_edge("a", "ask").add_edge("ask", END);
+    let g = append(s_graph(), "a")
+        .add_fn("ask", asker("ask", json!("q"), "ask="))
+        .add_edge(START, "a")
+        .add_edge("a", "ask")
+        .add_edge("ask", END);
     let app = compile(g, rec);
     rec.stream("stream", &app, input0(), m("t")).await;
     rec.stream("resume", &app, Command::resume(json!("yes")), m("t")).await;
-    let g2 = s_graph().add_fn("boom", |_, _| Err(NodeError::failed("ValueError", "boom"))).add_edge(START, "boom").add_edge("boom", END);
+    let g2 = s_graph()
+        .add_fn("boom", |_, _| Err(NodeError::failed("ValueError", "boom")))
+        .add_edge(START, "boom")
+        .add_edge("boom", END);
     let app2 = compile(g2, rec);
     rec.stream("t2_stream", &app2, input0(), m("t2")).await;
     rec.stream("t2_retry", &app2, Input::Resume, m("t2")).await;
@@ -620,7 +767,10 @@ pub async fn s35_metadata_merge(rec: &mut Rec) {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    c.metadata = json!({"run_id": "run-1", "source_tag": "test", "num": 7}).as_object().cloned().unwrap_or_default();
+    c.metadata = json!({"run_id": "run-1", "source_tag": "test", "num": 7})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     rec.invoke("invoke", &app, input0(), c).await;
     rec.get_state("get_state", &app, cfg("t"), false).await;
     rec.history("history", &app, cfg("t")).await;
@@ -657,7 +807,12 @@ pub async fn s32_all_stream_modes(rec: &mut Rec) {
         .add_edge("llm", END)
         .compile(CompileOptions::default())
         .expect("innermost");
-    let middle = sm().add_subgraph("inner", innermost).add_edge(START, "inner").add_edge("inner", END).compile(CompileOptions::default()).expect("middle");
+    let middle = sm()
+        .add_subgraph("inner", innermost)
+        .add_edge(START, "inner")
+        .add_edge("inner", END)
+        .compile(CompileOptions::default())
+        .expect("middle");
     let g = sm()
         .add_fn("prep", |_, _| Ok(json!({"messages": [message("ai", "prep says hi", Some("prep-1"))], "log": ["prep"]}).into()))
         .add_subgraph("sub", middle)
@@ -678,24 +833,43 @@ pub async fn s34_graph_json(rec: &mut Rec) {
         .add_conditional_edges("a", route, Some(vec![("x", "b"), ("y", END), ("z", "a")]))
         .add_edge("b", END);
     rec.ok("router", plain(router).draw(0));
-    let command = s_graph()
-        .add_fn_with("a", |_, _| Ok(Command::goto("b").into()), NodeOptions { ends: vec!["b".into(), "c".into()], ..Default::default() });
+    let command = s_graph().add_fn_with(
+        "a",
+        |_, _| Ok(Command::goto("b").into()),
+        NodeOptions { ends: vec!["b".into(), "c".into()], ..Default::default() },
+    );
     let command = append(append(command, "b"), "c")
-        .add_edge(START, "a").add_edge("b", END).add_edge("c", END);
+        .add_edge(START, "a")
+        .add_edge("b", END)
+        .add_edge("c", END);
     rec.ok("command", plain(command).draw(0));
     let mut join = s_graph();
     for n in ["a", "b", "c", "d"] {
         join = append(join, n);
     }
-    let join = join.add_edge(START, "a").add_edge("a", "b").add_edge("a", "c").add_join(["b", "c"], "d").add_edge("d", END);
+    let join = join
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+        .add_join(["b", "c"], "d")
+        .add_edge("d", END);
     rec.ok("join", plain(join).draw(0));
     let mut defer = s_graph();
     for n in ["a", "b", "c"] {
         defer = append(defer, n);
     }
     let defer = defer
-        .add_fn_with("d", |_, _| Ok(json!({"log": ["d"]}).into()), NodeOptions { defer: true, ..Default::default() })
-        .add_edge(START, "a").add_edge("a", "b").add_edge("a", "c").add_edge("b", "d").add_edge("c", "d").add_edge("d", END);
+        .add_fn_with(
+            "d",
+            |_, _| Ok(json!({"log": ["d"]}).into()),
+            NodeOptions { defer: true, ..Default::default() },
+        )
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+        .add_edge("b", "d")
+        .add_edge("c", "d")
+        .add_edge("d", END);
     rec.ok("defer", plain(defer).draw(0));
     let bp = chain(&["a", "b", "c"])
         .compile(CompileOptions {
@@ -707,21 +881,37 @@ pub async fn s34_graph_json(rec: &mut Rec) {
     rec.ok("breakpoints", bp.draw(0));
     let no_map = append(append(s_graph(), "a"), "b")
         .add_edge(START, "a")
-        .add_conditional_edges("a", |_, _| Ok(vec![Goto::Node("b".into())]), None::<Vec<(&str, &str)>>)
+        .add_conditional_edges(
+            "a",
+            |_, _| Ok(vec![Goto::Node("b".into())]),
+            None::<Vec<(&str, &str)>>,
+        )
         .add_edge("b", END);
     rec.ok("no_path_map", plain(no_map).draw(0));
     let mut meta = serde_json::Map::new();
     meta.insert("k".into(), json!("v"));
     let md = s_graph()
-        .add_fn_with("a", |_, _| Ok(json!({"log": ["a"]}).into()), NodeOptions { metadata: meta, ..Default::default() })
-        .add_edge(START, "a").add_edge("a", END);
+        .add_fn_with(
+            "a",
+            |_, _| Ok(json!({"log": ["a"]}).into()),
+            NodeOptions { metadata: meta, ..Default::default() },
+        )
+        .add_edge(START, "a")
+        .add_edge("a", END);
     rec.ok("metadata", plain(md).draw(0));
     let child = append(append(s_graph(), "s1"), "s2")
         .add_edge(START, "s1")
-        .add_conditional_edges("s1", |_, _| Ok(vec![Goto::Node("s2".into())]), Some(vec![("s2", "s2"), (END, END)]))
+        .add_conditional_edges(
+            "s1",
+            |_, _| Ok(vec![Goto::Node("s2".into())]),
+            Some(vec![("s2", "s2"), (END, END)]),
+        )
         .add_edge("s2", END);
     let parent = append(append(s_graph(), "b").add_subgraph("sub", plain(child)), "c")
-        .add_edge(START, "b").add_edge("b", "sub").add_edge("sub", "c").add_edge("c", END);
+        .add_edge(START, "b")
+        .add_edge("b", "sub")
+        .add_edge("sub", "c")
+        .add_edge("c", END);
     let parent = plain(parent);
     rec.ok("subgraph", parent.draw(0));
     rec.ok("subgraph_xray", parent.draw(1));
