@@ -110,3 +110,31 @@ async fn bad_input_is_an_error() {
         .unwrap_err();
     assert!(err.to_string().contains("not-a-checkpoint"), "{err}");
 }
+
+#[tokio::test]
+async fn history_filters_by_metadata_before_and_limit() {
+    let rec = Rec::new();
+    let g = append(append(append(s_graph(), "a"), "b"), "c")
+        .add_edge(START, "a")
+        .add_edge("a", "b")
+        .add_edge("b", "c")
+        .add_edge("c", END);
+    let app =
+        g.compile(CompileOptions { checkpointer: rec.saver(), ..Default::default() }).unwrap();
+    app.invoke(json!({"x": 0, "log": []}), RunConfig::thread("h")).await.unwrap();
+    let cfg = RunConfig::thread("h");
+    let all = app.get_state_history(&cfg, None, None, None).await.unwrap();
+    let steps: Vec<i64> =
+        all.iter().map(|s| s.metadata.as_ref().unwrap()["step"].as_i64().unwrap()).collect();
+    assert_eq!(steps, vec![3, 2, 1, 0, -1], "newest first");
+    let two = app.get_state_history(&cfg, None, None, Some(2)).await.unwrap();
+    assert_eq!(two.len(), 2);
+    let before = all[1].config["checkpoint_id"].as_str().unwrap().to_string();
+    let older = app.get_state_history(&cfg, None, Some(before), None).await.unwrap();
+    assert_eq!(older.len(), 3);
+    assert_eq!(older[0].metadata.as_ref().unwrap()["step"], 1);
+    let filter = json!({"source": "loop", "step": 1}).as_object().cloned();
+    let one = app.get_state_history(&cfg, filter, None, None).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].next, vec!["b".to_string()]);
+}
