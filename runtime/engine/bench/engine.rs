@@ -7,6 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot build its graph should stop loudly
 
 use std::sync::Arc;
+
+// The allocator the runtime binary ships with; glibc's malloc spends more than half of a
+// super-step consolidating free lists on this workload.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use orrery_engine::{
@@ -98,12 +103,17 @@ async fn measure(build: Build, seconds: f64, ids: &mut u64) -> Measure {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let mut supersteps = 0;
-    for t in &threads {
+    // Every run of a graph takes the same steps: count the "loop" checkpoints of the first
+    // and last runs (they must agree) and multiply.
+    let mut per_run = Vec::new();
+    for t in [threads.first(), threads.last()].into_iter().flatten() {
         let all = saver.list(t, &ListOptions::default()).await.expect("list");
-        supersteps +=
-            all.iter().filter(|c| c.metadata.get("source") == Some(&json!("loop"))).count() as u64;
+        per_run
+            .push(all.iter().filter(|c| c.metadata.get("source") == Some(&json!("loop"))).count()
+                as u64);
     }
+    assert!(per_run.windows(2).all(|w| w[0] == w[1]), "runs differ in steps: {per_run:?}");
+    let supersteps = per_run.first().copied().unwrap_or(0) * runs;
     Measure { runs, supersteps, seconds: elapsed }
 }
 

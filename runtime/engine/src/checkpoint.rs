@@ -152,8 +152,6 @@ pub fn special_write_index(channel: &str) -> Option<i64> {
     }
 }
 
-type Key = (String, String, String);
-
 #[derive(Debug, Clone)]
 struct StoredWrite {
     task_path: String,
@@ -161,14 +159,28 @@ struct StoredWrite {
     value: Value,
 }
 
-/// A stored checkpoint: the checkpoint, its metadata, its parent's id.
-type Stored = (Checkpoint, Map<String, Value>, Option<String>);
+/// A stored checkpoint: the checkpoint and its metadata serialised (as LangGraph's saver keeps
+/// them: compact, and a snapshot no later mutation can reach), and its parent's id.
+type Stored = (Vec<u8>, Vec<u8>, Option<String>);
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Checkpointer(format!("stored checkpoint: {e}")))
+}
+/// Pending writes of one checkpoint, by (task id, index).
+type Writes = IndexMap<(String, i64), StoredWrite>;
+
+#[derive(Default)]
+struct ThreadData {
+    /// ns -> id -> checkpoint
+    checkpoints: HashMap<String, BTreeMap<String, Stored>>,
+    /// ns -> checkpoint id -> writes
+    writes: HashMap<String, HashMap<String, Writes>>,
+}
 
 #[derive(Default)]
 struct Memory {
-    // (thread, ns) -> id -> (checkpoint, metadata, parent)
-    checkpoints: HashMap<(String, String), BTreeMap<String, Stored>>,
-    writes: HashMap<Key, IndexMap<(String, i64), StoredWrite>>,
+    threads: HashMap<String, ThreadData>,
 }
 
 /// Keeps everything in process memory, like LangGraph's `InMemorySaver`.
@@ -186,9 +198,9 @@ impl InMemorySaver {
     /// Ids of every thread with checkpoints, sorted.
     pub fn list_threads(&self) -> Vec<String> {
         let Ok(mem) = self.lock() else { return Vec::new() };
-        let set: std::collections::BTreeSet<String> =
-            mem.checkpoints.keys().map(|(t, _)| t.clone()).collect();
-        set.into_iter().collect()
+        let mut out: Vec<String> = mem.threads.keys().cloned().collect();
+        out.sort();
+        out
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Memory>> {
@@ -196,19 +208,24 @@ impl InMemorySaver {
     }
 }
 
-fn tuple_of(mem: &Memory, thread_id: &str, ns: &str, id: &str, entry: &Stored) -> CheckpointTuple {
-    let key = (thread_id.to_string(), ns.to_string(), id.to_string());
+fn tuple_of(
+    data: &ThreadData,
+    thread_id: &str,
+    ns: &str,
+    id: &str,
+    entry: &Stored,
+) -> Result<CheckpointTuple> {
     let mut writes: Vec<(&(String, i64), &StoredWrite)> =
-        mem.writes.get(&key).map(|w| w.iter().collect()).unwrap_or_default();
+        data.writes.get(ns).and_then(|w| w.get(id)).map(|w| w.iter().collect()).unwrap_or_default();
     writes.sort_by(|a, b| (&a.1.task_path, &a.0.0, a.0.1).cmp(&(&b.1.task_path, &b.0.0, b.0.1)));
-    CheckpointTuple {
+    Ok(CheckpointTuple {
         config: CheckpointRef {
             thread_id: thread_id.into(),
             checkpoint_ns: ns.into(),
             checkpoint_id: id.into(),
         },
-        checkpoint: entry.0.clone(),
-        metadata: entry.1.clone(),
+        checkpoint: decode(&entry.0)?,
+        metadata: decode(&entry.1)?,
         parent: entry.2.as_ref().map(|p| CheckpointRef {
             thread_id: thread_id.into(),
             checkpoint_ns: ns.into(),
@@ -222,12 +239,20 @@ fn tuple_of(mem: &Memory, thread_id: &str, ns: &str, id: &str, entry: &Stored) -
                 value: w.value.clone(),
             })
             .collect(),
-    }
+    })
 }
 
 /// Whether `metadata` has every key of `filter` with an equal value.
 pub fn metadata_matches(metadata: &Map<String, Value>, filter: &Map<String, Value>) -> bool {
     filter.iter().all(|(k, v)| metadata.get(k) == Some(v))
+}
+
+/// `map[key]`, inserting a default under an owned copy of the key only when it is missing.
+fn slot<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 #[async_trait]
@@ -239,32 +264,34 @@ impl Checkpointer for InMemorySaver {
         checkpoint_id: Option<&str>,
     ) -> Result<Option<CheckpointTuple>> {
         let mem = self.lock()?;
-        let Some(cps) = mem.checkpoints.get(&(thread_id.to_string(), checkpoint_ns.to_string()))
-        else {
-            return Ok(None);
-        };
+        let Some(data) = mem.threads.get(thread_id) else { return Ok(None) };
+        let Some(cps) = data.checkpoints.get(checkpoint_ns) else { return Ok(None) };
         let found = match checkpoint_id {
             Some(id) => cps.get_key_value(id),
             None => cps.iter().next_back(),
         };
-        Ok(found.map(|(id, e)| tuple_of(&mem, thread_id, checkpoint_ns, id, e)))
+        found.map(|(id, e)| tuple_of(data, thread_id, checkpoint_ns, id, e)).transpose()
     }
 
     async fn list(&self, thread_id: &str, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
         let mem = self.lock()?;
+        let Some(data) = mem.threads.get(thread_id) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for ((t, ns), cps) in &mem.checkpoints {
-            if t != thread_id || options.checkpoint_ns.as_ref().is_some_and(|n| n != ns) {
+        for (ns, cps) in &data.checkpoints {
+            if options.checkpoint_ns.as_ref().is_some_and(|n| n != ns) {
                 continue;
             }
             for (id, e) in cps {
                 if options.checkpoint_id.as_ref().is_some_and(|c| c != id)
                     || options.before.as_ref().is_some_and(|b| id >= b)
-                    || options.filter.as_ref().is_some_and(|f| !metadata_matches(&e.1, f))
                 {
                     continue;
                 }
-                out.push(tuple_of(&mem, t, ns, id, e));
+                let t = tuple_of(data, thread_id, ns, id, e)?;
+                if options.filter.as_ref().is_some_and(|f| !metadata_matches(&t.metadata, f)) {
+                    continue;
+                }
+                out.push(t);
             }
         }
         out.sort_by(|a, b| b.config.checkpoint_id.cmp(&a.config.checkpoint_id));
@@ -282,14 +309,11 @@ impl Checkpointer for InMemorySaver {
         checkpoint: &Checkpoint,
         metadata: &Map<String, Value>,
     ) -> Result<()> {
+        let encode = |v: &dyn erased::Encode| v.encode();
+        let stored = (encode(checkpoint)?, encode(metadata)?, parent_id.map(str::to_string));
         let mut mem = self.lock()?;
-        mem.checkpoints
-            .entry((thread_id.to_string(), checkpoint_ns.to_string()))
-            .or_default()
-            .insert(
-                checkpoint.id.clone(),
-                (checkpoint.clone(), metadata.clone(), parent_id.map(str::to_string)),
-            );
+        let data = slot(&mut mem.threads, thread_id);
+        slot(&mut data.checkpoints, checkpoint_ns).insert(checkpoint.id.clone(), stored);
         Ok(())
     }
 
@@ -301,35 +325,67 @@ impl Checkpointer for InMemorySaver {
         writes: &[(String, Value)],
     ) -> Result<()> {
         let mut mem = self.lock()?;
-        let key = (at.thread_id.clone(), at.checkpoint_ns.clone(), at.checkpoint_id.clone());
-        let stored = mem.writes.entry(key).or_default();
+        let data = slot(&mut mem.threads, &at.thread_id);
+        let stored = slot(slot(&mut data.writes, &at.checkpoint_ns), &at.checkpoint_id);
         for (i, (channel, value)) in writes.iter().enumerate() {
+            let key = (task_id.to_string(), special_write_index(channel).unwrap_or(i as i64));
+            let is_special = key.1 < 0;
+            if !is_special && stored.contains_key(&key) {
+                continue; // regular writes are insert-if-absent
+            }
             let w = StoredWrite {
                 task_path: task_path.to_string(),
                 channel: channel.clone(),
                 value: value.clone(),
             };
-            match special_write_index(channel) {
-                Some(idx) => {
-                    stored.insert((task_id.to_string(), idx), w);
-                }
-                None => {
-                    stored.entry((task_id.to_string(), i as i64)).or_insert(w);
-                }
-            }
+            stored.insert(key, w);
         }
         Ok(())
     }
 
     async fn delete_thread(&self, thread_id: &str) -> Result<()> {
         let mut mem = self.lock()?;
-        mem.checkpoints.retain(|(t, _), _| t != thread_id);
-        mem.writes.retain(|(t, _, _), _| t != thread_id);
+        mem.threads.remove(thread_id);
         Ok(())
     }
 }
 
+mod erased {
+    use super::{Error, Result};
+
+    /// Serialises without naming the type (keeps `put` free of generics).
+    pub(super) trait Encode {
+        fn encode(&self) -> Result<Vec<u8>>;
+    }
+
+    impl<T: serde::Serialize> Encode for T {
+        fn encode(&self) -> Result<Vec<u8>> {
+            serde_json::to_vec(self).map_err(|e| Error::Checkpointer(format!("encode: {e}")))
+        }
+    }
+}
+
 static LAST_V6_TS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static NODE_RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+        let b = *uuid::Uuid::new_v4().as_bytes();
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) | 1
+    });
+}
+
+/// 48 random bits for a checkpoint id's node part: xorshift64*, seeded once per thread from the
+/// OS (ids must be unique, not secret; a syscall per checkpoint would dominate a step).
+fn random_node() -> u64 {
+    NODE_RNG.with(|c| {
+        let mut x = c.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        c.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
 
 /// A UUIDv6 whose clock sequence is the step (as LangGraph makes checkpoint ids); strictly
 /// increasing within the process.
@@ -350,11 +406,8 @@ pub fn new_checkpoint_id(step: i64) -> String {
         }
     }
     let clock_seq = (step as u64) & 0x3fff;
-    let node: [u8; 6] = {
-        let r = uuid::Uuid::new_v4();
-        let b = r.as_bytes();
-        [b[10], b[11], b[12], b[13], b[14], b[15]]
-    };
+    let node = random_node().to_be_bytes();
+    let node = [node[2], node[3], node[4], node[5], node[6], node[7]];
     let mut bytes = [0u8; 16];
     bytes[0..4].copy_from_slice(&((ts >> 28) as u32).to_be_bytes());
     bytes[4..6].copy_from_slice(&(((ts >> 12) & 0xffff) as u16).to_be_bytes());
@@ -364,9 +417,9 @@ pub fn new_checkpoint_id(step: i64) -> String {
     uuid::Uuid::from_bytes(bytes).to_string()
 }
 
-/// Now, as LangGraph writes checkpoint timestamps.
+/// Now, as LangGraph writes checkpoint timestamps (`2026-11-25T09:27:42.361817+00:00`).
 pub fn now_iso() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
 /// The wire form LangGraph's savers use for a version: zero-padded integer and a fraction.

@@ -872,11 +872,15 @@ impl Loop {
         source: &str,
         updated: Option<Vec<String>>,
     ) -> Result<()> {
-        let mut cp = self.checkpoint.clone();
-        cp.id = new_checkpoint_id(self.step);
-        cp.ts = now_iso();
-        cp.updated_channels = updated;
-        cp.channel_values = Map::new();
+        let mut cp = Checkpoint {
+            v: 4,
+            id: new_checkpoint_id(self.step),
+            ts: now_iso(),
+            channel_values: Map::new(),
+            channel_versions: std::mem::take(&mut self.checkpoint.channel_versions),
+            versions_seen: std::mem::take(&mut self.checkpoint.versions_seen),
+            updated_channels: updated,
+        };
         for (name, ch) in &self.channels {
             if cp.channel_versions.contains_key(name)
                 && let Some(v) = ch.checkpoint()
@@ -937,7 +941,8 @@ impl Loop {
                 self.emitter.emit(StreamMode::Updates, json!({ INTERRUPT: [] }));
                 return Ok(Exit::Interrupted(Vec::new()));
             }
-            for t in tasks.iter().filter(|t| t.finished) {
+            for t in tasks.iter().filter(|t| t.finished && self.emitter.wants(StreamMode::Updates))
+            {
                 for mut chunk in update_chunks(&self.graph, &t.name, &t.writes) {
                     if t.name == START {
                         continue;
@@ -1235,7 +1240,7 @@ impl Loop {
                 null_resume: null_resume.clone(),
                 parent: self.parent_scratch.clone(),
             }));
-            if self.emitter.wants(StreamMode::Tasks) || self.emitter.wants(StreamMode::Debug) {
+            if self.wants_task_events() {
                 let input = if t.name == START || matches!(t.path, TaskPath::Push(_)) {
                     t.input.clone()
                 } else {
@@ -1299,16 +1304,18 @@ impl Loop {
                         );
                     }
                     let t = &mut tasks[i];
-                    if t.name != START {
+                    if t.name != START && self.emitter.wants(StreamMode::Updates) {
                         for chunk in update_chunks(&self.graph, &t.name, &t.writes) {
                             self.emitter.emit(StreamMode::Updates, chunk);
                         }
                     }
-                    let result = json!({
-                        "id": t.id, "name": t.name, "error": null,
-                        "result": task_result(&self.graph, &t.writes), "interrupts": []
-                    });
-                    self.emit_task_event("task_result", result);
+                    if self.wants_task_events() {
+                        let result = json!({
+                            "id": t.id, "name": t.name, "error": null,
+                            "result": task_result(&self.graph, &t.writes), "interrupts": []
+                        });
+                        self.emit_task_event("task_result", result);
+                    }
                 }
                 Err(NodeError::Interrupt(ints)) => {
                     let vals: Vec<Value> = ints.iter().map(Interrupt::to_value).collect();
@@ -1384,6 +1391,10 @@ impl Loop {
             return Err(Error::ParentCommand(cmd));
         }
         Ok(interrupts)
+    }
+
+    fn wants_task_events(&self) -> bool {
+        self.emitter.wants(StreamMode::Tasks) || self.emitter.wants(StreamMode::Debug)
     }
 
     fn emit_task_event(&self, kind: &str, payload: Value) {
