@@ -132,8 +132,12 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let graphs: [(&str, Build); 3] =
         [("chain10", chain10), ("send10", send10), ("loop100", loop100)];
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--graphs").nth(1);
     let mut ids = 0;
     for (name, build) in graphs {
+        if only.as_ref().is_some_and(|o| !o.split(',').any(|g| g == name)) {
+            continue;
+        }
         rt.block_on(async {
             measure(build, seconds.min(0.5), &mut ids).await; // warm-up
             let mut results = Vec::new();

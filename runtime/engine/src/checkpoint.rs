@@ -154,33 +154,33 @@ pub fn special_write_index(channel: &str) -> Option<i64> {
 
 #[derive(Debug, Clone)]
 struct StoredWrite {
+    task_id: String,
+    idx: i64,
     task_path: String,
     channel: String,
     value: Value,
 }
 
 /// A stored checkpoint: the checkpoint and its metadata serialised (as LangGraph's saver keeps
-/// them: compact, and a snapshot no later mutation can reach), and its parent's id.
-type Stored = (Vec<u8>, Vec<u8>, Option<String>);
+/// them: compact, and a snapshot no later mutation can reach), its parent's id, and the pending
+/// writes stored against it.
+#[derive(Default)]
+struct Stored {
+    checkpoint: Vec<u8>,
+    metadata: Vec<u8>,
+    parent: Option<String>,
+    writes: Vec<StoredWrite>,
+}
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| Error::Checkpointer(format!("stored checkpoint: {e}")))
 }
-/// Pending writes of one checkpoint, by (task id, index).
-type Writes = IndexMap<(String, i64), StoredWrite>;
-
-#[derive(Default)]
-struct ThreadData {
-    /// ns -> id -> checkpoint
-    checkpoints: HashMap<String, BTreeMap<String, Stored>>,
-    /// ns -> checkpoint id -> writes
-    writes: HashMap<String, HashMap<String, Writes>>,
-}
 
 #[derive(Default)]
 struct Memory {
-    threads: HashMap<String, ThreadData>,
+    /// thread -> ns -> checkpoint id -> checkpoint
+    threads: HashMap<String, HashMap<String, BTreeMap<String, Stored>>>,
 }
 
 /// Keeps everything in process memory, like LangGraph's `InMemorySaver`.
@@ -208,33 +208,27 @@ impl InMemorySaver {
     }
 }
 
-fn tuple_of(
-    data: &ThreadData,
-    thread_id: &str,
-    ns: &str,
-    id: &str,
-    entry: &Stored,
-) -> Result<CheckpointTuple> {
-    let mut writes: Vec<(&(String, i64), &StoredWrite)> =
-        data.writes.get(ns).and_then(|w| w.get(id)).map(|w| w.iter().collect()).unwrap_or_default();
-    writes.sort_by(|a, b| (&a.1.task_path, &a.0.0, a.0.1).cmp(&(&b.1.task_path, &b.0.0, b.0.1)));
+fn tuple_of(thread_id: &str, ns: &str, id: &str, entry: &Stored) -> Result<CheckpointTuple> {
+    let mut writes: Vec<&StoredWrite> = entry.writes.iter().collect();
+    writes
+        .sort_by(|a, b| (&a.task_path, &a.task_id, a.idx).cmp(&(&b.task_path, &b.task_id, b.idx)));
     Ok(CheckpointTuple {
         config: CheckpointRef {
             thread_id: thread_id.into(),
             checkpoint_ns: ns.into(),
             checkpoint_id: id.into(),
         },
-        checkpoint: decode(&entry.0)?,
-        metadata: decode(&entry.1)?,
-        parent: entry.2.as_ref().map(|p| CheckpointRef {
+        checkpoint: decode(&entry.checkpoint)?,
+        metadata: decode(&entry.metadata)?,
+        parent: entry.parent.as_ref().map(|p| CheckpointRef {
             thread_id: thread_id.into(),
             checkpoint_ns: ns.into(),
             checkpoint_id: p.clone(),
         }),
         pending_writes: writes
             .into_iter()
-            .map(|((task, _), w)| PendingWrite {
-                task_id: task.clone(),
+            .map(|w| PendingWrite {
+                task_id: w.task_id.clone(),
                 channel: w.channel.clone(),
                 value: w.value.clone(),
             })
@@ -264,20 +258,21 @@ impl Checkpointer for InMemorySaver {
         checkpoint_id: Option<&str>,
     ) -> Result<Option<CheckpointTuple>> {
         let mem = self.lock()?;
-        let Some(data) = mem.threads.get(thread_id) else { return Ok(None) };
-        let Some(cps) = data.checkpoints.get(checkpoint_ns) else { return Ok(None) };
+        let Some(cps) = mem.threads.get(thread_id).and_then(|t| t.get(checkpoint_ns)) else {
+            return Ok(None);
+        };
         let found = match checkpoint_id {
             Some(id) => cps.get_key_value(id),
             None => cps.iter().next_back(),
         };
-        found.map(|(id, e)| tuple_of(data, thread_id, checkpoint_ns, id, e)).transpose()
+        found.map(|(id, e)| tuple_of(thread_id, checkpoint_ns, id, e)).transpose()
     }
 
     async fn list(&self, thread_id: &str, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
         let mem = self.lock()?;
-        let Some(data) = mem.threads.get(thread_id) else { return Ok(Vec::new()) };
+        let Some(namespaces) = mem.threads.get(thread_id) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for (ns, cps) in &data.checkpoints {
+        for (ns, cps) in namespaces {
             if options.checkpoint_ns.as_ref().is_some_and(|n| n != ns) {
                 continue;
             }
@@ -287,7 +282,7 @@ impl Checkpointer for InMemorySaver {
                 {
                     continue;
                 }
-                let t = tuple_of(data, thread_id, ns, id, e)?;
+                let t = tuple_of(thread_id, ns, id, e)?;
                 if options.filter.as_ref().is_some_and(|f| !metadata_matches(&t.metadata, f)) {
                     continue;
                 }
@@ -310,10 +305,13 @@ impl Checkpointer for InMemorySaver {
         metadata: &Map<String, Value>,
     ) -> Result<()> {
         let encode = |v: &dyn erased::Encode| v.encode();
-        let stored = (encode(checkpoint)?, encode(metadata)?, parent_id.map(str::to_string));
+        let (cp, meta) = (encode(checkpoint)?, encode(metadata)?);
         let mut mem = self.lock()?;
-        let data = slot(&mut mem.threads, thread_id);
-        slot(&mut data.checkpoints, checkpoint_ns).insert(checkpoint.id.clone(), stored);
+        let cps = slot(slot(&mut mem.threads, thread_id), checkpoint_ns);
+        let entry = cps.entry(checkpoint.id.clone()).or_default();
+        entry.checkpoint = cp;
+        entry.metadata = meta;
+        entry.parent = parent_id.map(str::to_string);
         Ok(())
     }
 
@@ -325,20 +323,29 @@ impl Checkpointer for InMemorySaver {
         writes: &[(String, Value)],
     ) -> Result<()> {
         let mut mem = self.lock()?;
-        let data = slot(&mut mem.threads, &at.thread_id);
-        let stored = slot(slot(&mut data.writes, &at.checkpoint_ns), &at.checkpoint_id);
+        let cps = slot(slot(&mut mem.threads, &at.thread_id), &at.checkpoint_ns);
+        let Some(entry) = cps.get_mut(&at.checkpoint_id) else {
+            return Err(Error::Checkpointer(format!(
+                "no checkpoint {} to store writes against",
+                at.checkpoint_id
+            )));
+        };
         for (i, (channel, value)) in writes.iter().enumerate() {
-            let key = (task_id.to_string(), special_write_index(channel).unwrap_or(i as i64));
-            let is_special = key.1 < 0;
-            if !is_special && stored.contains_key(&key) {
-                continue; // regular writes are insert-if-absent
-            }
+            let idx = special_write_index(channel).unwrap_or(i as i64);
+            let existing = entry.writes.iter().position(|w| w.idx == idx && w.task_id == task_id);
             let w = StoredWrite {
+                task_id: task_id.to_string(),
+                idx,
                 task_path: task_path.to_string(),
                 channel: channel.clone(),
                 value: value.clone(),
             };
-            stored.insert(key, w);
+            match existing {
+                // Special channels replace; regular writes are insert-if-absent.
+                Some(pos) if idx < 0 => entry.writes[pos] = w,
+                Some(_) => {}
+                None => entry.writes.push(w),
+            }
         }
         Ok(())
     }

@@ -112,6 +112,8 @@ pub(crate) struct Loop {
     pub(crate) resume_map: HashMap<String, Value>,
     /// Channels updated by the last applied step (guides the planner).
     pub(crate) updated: Option<BTreeSet<String>>,
+    /// Run keys copied into every checkpoint's metadata.
+    pub(crate) run_metadata: Map<String, Value>,
 }
 
 /// How a loop ended.
@@ -388,6 +390,15 @@ impl Task {
 
 /// Everything a task needs to run, detached from the loop so tasks run concurrently.
 struct TaskRun {
+    step: Arc<StepShared>,
+    info: Arc<TaskInfo>,
+    input: Value,
+    scratch: Arc<Mutex<Scratchpad>>,
+    is_push: bool,
+}
+
+/// What every task of one step shares.
+struct StepShared {
     graph: Arc<CompiledGraph>,
     saver: Option<Arc<dyn Checkpointer>>,
     config: Arc<RunConfig>,
@@ -396,11 +407,7 @@ struct TaskRun {
     parents: Map<String, Value>,
     checkpoint_id: String,
     emitter: Emitter,
-    state: Arc<Map<String, Value>>,
-    info: TaskInfo,
-    input: Value,
-    scratch: Arc<Mutex<Scratchpad>>,
-    is_push: bool,
+    state: Map<String, Value>,
 }
 
 type TaskResult = std::result::Result<Vec<(String, Value)>, NodeError>;
@@ -424,14 +431,14 @@ impl TaskRun {
     }
 
     async fn run_inner(self) -> TaskResult {
-        let Some(node) = self.graph.nodes.get(&self.info.name).cloned() else {
+        let Some(node) = self.step.graph.nodes.get(&self.info.name).cloned() else {
             return Err(NodeError::failed("KeyError", format!("unknown node {}", self.info.name)));
         };
         let input = if self.info.name == START || self.is_push {
             self.input.clone()
         } else {
-            let mut m = (*self.state).clone();
-            for (k, kind) in &self.graph.managed {
+            let mut m = self.step.state.clone();
+            for (k, kind) in &self.step.graph.managed {
                 let v = match kind {
                     Managed::RemainingSteps => Value::from(self.info.remaining_steps),
                     Managed::IsLastStep => Value::Bool(self.info.remaining_steps == 1),
@@ -453,10 +460,10 @@ impl TaskRun {
                     let r = match kind {
                         NodeKind::Func(f) => {
                             let ctx = NodeContext {
-                                config: Arc::clone(&self.config),
-                                task: Arc::new(self.info.clone()),
+                                config: Arc::clone(&self.step.config),
+                                task: Arc::clone(&self.info),
                                 scratch: Arc::clone(&self.scratch),
-                                emitter: self.emitter.clone(),
+                                emitter: self.step.emitter.clone(),
                             };
                             f(input.clone(), ctx).await
                         }
@@ -480,7 +487,7 @@ impl TaskRun {
                 }
             }
         };
-        node_writes(&self.graph, &self.info.name, &output, &self.state, &self.config)
+        node_writes(&self.step.graph, &self.info.name, &output, &self.step.state, &self.step.config)
     }
 
     async fn run_subgraph(
@@ -489,28 +496,28 @@ impl TaskRun {
         input: Value,
     ) -> std::result::Result<NodeOutput, NodeError> {
         let child_ns = self.info.task_ns.clone();
-        let mut parents = self.parents.clone();
-        parents.insert(self.ns.clone(), Value::String(self.checkpoint_id.clone()));
-        let mut cfg = (*self.config).clone();
+        let mut parents = self.step.parents.clone();
+        parents.insert(self.step.ns.clone(), Value::String(self.step.checkpoint_id.clone()));
+        let mut cfg = (*self.step.config).clone();
         cfg.checkpoint_ns = child_ns.clone();
         cfg.checkpoint_id = None;
         cfg.interrupt_before = None;
         cfg.interrupt_after = None;
-        let saver = graph.checkpointer.clone().or_else(|| self.saver.clone());
+        let saver = graph.checkpointer.clone().or_else(|| self.step.saver.clone());
         let existing = match &saver {
             Some(s) => {
-                s.get_tuple(&self.thread_id, &child_ns, None).await.map_err(NodeError::from)?
+                s.get_tuple(&self.step.thread_id, &child_ns, None).await.map_err(NodeError::from)?
             }
             None => None,
         };
         let child_input = if existing.is_some() { Input::Resume } else { Input::Values(input) };
         let local = child_ns.rsplit('|').next().unwrap_or_default().to_string();
-        let emitter = self.emitter.child(&local);
+        let emitter = self.step.emitter.child(&local);
         let mut lp = Loop::enter(
             graph,
             saver,
             Arc::new(cfg),
-            self.thread_id.clone(),
+            self.step.thread_id.clone(),
             child_ns,
             parents,
             emitter,
@@ -807,6 +814,7 @@ impl Loop {
             .filter(|u| !u.is_empty())
             .map(|u| u.iter().cloned().collect::<BTreeSet<String>>());
         let stop = step + config.recursion_limit as i64 + 1;
+        let run_metadata = merged_metadata(&config);
         let interrupt_before =
             config.interrupt_before.clone().unwrap_or_else(|| graph.interrupt_before.clone());
         let interrupt_after =
@@ -831,6 +839,7 @@ impl Loop {
             interrupt_before,
             interrupt_after,
             updated,
+            run_metadata,
             resume_map: HashMap::new(),
         })
     }
@@ -892,8 +901,10 @@ impl Loop {
         metadata.insert("source".into(), Value::String(source.into()));
         metadata.insert("step".into(), Value::from(self.step));
         metadata.insert("parents".into(), Value::Object(self.parents.clone()));
-        for (k, v) in merged_metadata(&self.config) {
-            metadata.entry(k).or_insert(v);
+        for (k, v) in self.run_metadata.iter() {
+            if !metadata.contains_key(k) {
+                metadata.insert(k.clone(), v.clone());
+            }
         }
         let parent = if self.saved { Some(self.checkpoint.id.clone()) } else { None };
         if let Some(s) = &self.saver {
@@ -1213,7 +1224,18 @@ impl Loop {
 
     /// Runs the unfinished tasks; persists each task's writes as it finishes.
     async fn run_tasks(&mut self, tasks: &mut [Task]) -> Result<Vec<Interrupt>> {
-        let state = Arc::new(read_state(&self.channels, &self.graph.state_keys));
+        let shared = Arc::new(StepShared {
+            graph: Arc::clone(&self.graph),
+            saver: self.saver.clone(),
+            config: Arc::clone(&self.config),
+            thread_id: self.thread_id.clone(),
+            ns: self.ns.clone(),
+            parents: self.parents.clone(),
+            checkpoint_id: self.checkpoint.id.clone(),
+            emitter: self.emitter.clone(),
+            state: read_state(&self.channels, &self.graph.state_keys),
+        });
+        let state = &shared.state;
         let null_resume = self
             .pending
             .iter()
@@ -1244,23 +1266,15 @@ impl Loop {
                 let input = if t.name == START || matches!(t.path, TaskPath::Push(_)) {
                     t.input.clone()
                 } else {
-                    Value::Object((*state).clone())
+                    Value::Object(state.clone())
                 };
                 let payload =
                     json!({"id": t.id, "name": t.name, "input": input, "triggers": t.triggers});
                 self.emit_task_event("task", payload);
             }
             let run = TaskRun {
-                graph: Arc::clone(&self.graph),
-                saver: self.saver.clone(),
-                config: Arc::clone(&self.config),
-                thread_id: self.thread_id.clone(),
-                ns: self.ns.clone(),
-                parents: self.parents.clone(),
-                checkpoint_id: self.checkpoint.id.clone(),
-                emitter: self.emitter.clone(),
-                state: Arc::clone(&state),
-                info,
+                step: Arc::clone(&shared),
+                info: Arc::new(info),
                 input: t.input.clone(),
                 scratch,
                 is_push: matches!(t.path, TaskPath::Push(_)),
@@ -1299,7 +1313,7 @@ impl Loop {
                             &self.config,
                             &info,
                             &t.input,
-                            &state,
+                            state,
                             &t.writes,
                         );
                     }
