@@ -365,9 +365,18 @@ mod erased {
         fn encode(&self) -> Result<Vec<u8>>;
     }
 
+    /// The size of the last encoding: checkpoints of a run are alike, so one allocation of
+    /// about the right size usually suffices.
+    static LAST_LEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(256);
+
     impl<T: serde::Serialize> Encode for T {
         fn encode(&self) -> Result<Vec<u8>> {
-            serde_json::to_vec(self).map_err(|e| Error::Checkpointer(format!("encode: {e}")))
+            use std::sync::atomic::Ordering::Relaxed;
+            let mut buf = Vec::with_capacity(LAST_LEN.load(Relaxed) + 32);
+            serde_json::to_writer(&mut buf, self)
+                .map_err(|e| Error::Checkpointer(format!("encode: {e}")))?;
+            LAST_LEN.store(buf.len(), Relaxed);
+            Ok(buf)
         }
     }
 }

@@ -76,14 +76,16 @@ pub(crate) fn is_control(channel: &str) -> bool {
 }
 
 pub(crate) fn task_id(checkpoint_id: &str, parts: &[&str]) -> String {
-    let mut buf: Vec<u8> = uuid::Uuid::parse_str(checkpoint_id)
-        .map(|u| u.as_bytes().to_vec())
-        .unwrap_or_else(|_| checkpoint_id.as_bytes().to_vec());
+    let mut buf: Vec<u8> = Vec::with_capacity(16 + parts.iter().map(|p| p.len()).sum::<usize>());
+    match uuid::Uuid::parse_str(checkpoint_id) {
+        Ok(u) => buf.extend_from_slice(u.as_bytes()),
+        Err(_) => buf.extend_from_slice(checkpoint_id.as_bytes()),
+    }
     for p in parts {
         buf.extend_from_slice(p.as_bytes());
     }
-    let h = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&buf));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    // The 128-bit digest laid out as a UUID (8-4-4-4-12 hex digits).
+    uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(&buf)).hyphenated().to_string()
 }
 
 /// The loaded state of one graph level on one thread.
@@ -114,6 +116,8 @@ pub(crate) struct Loop {
     pub(crate) updated: Option<BTreeSet<String>>,
     /// Run keys copied into every checkpoint's metadata.
     pub(crate) run_metadata: Map<String, Value>,
+    /// Where pending writes go (the current checkpoint), kept to avoid rebuilding it per write.
+    pub(crate) at: CheckpointRef,
 }
 
 /// How a loop ended.
@@ -468,7 +472,7 @@ impl TaskRun {
                             f(input.clone(), ctx).await
                         }
                         NodeKind::Subgraph(g) => {
-                            self.run_subgraph(Arc::clone(g), input.clone()).await
+                            Box::pin(self.run_subgraph(Arc::clone(g), input.clone())).await
                         }
                     };
                     match r {
@@ -840,6 +844,7 @@ impl Loop {
             interrupt_after,
             updated,
             run_metadata,
+            at: CheckpointRef::default(),
             resume_map: HashMap::new(),
         })
     }
@@ -863,7 +868,10 @@ impl Loop {
         writes: Vec<(String, Value)>,
     ) -> Result<()> {
         if let Some(s) = &self.saver {
-            s.put_writes(&self.at(), task_id, path, &writes).await?;
+            if self.at.checkpoint_id != self.checkpoint.id {
+                self.at = self.at();
+            }
+            s.put_writes(&self.at, task_id, path, &writes).await?;
         }
         for (channel, value) in writes {
             let special = crate::checkpoint::special_write_index(&channel).is_some();
@@ -1241,7 +1249,7 @@ impl Loop {
             .iter()
             .find(|w| w.task_id == NULL_TASK_ID && w.channel == RESUME)
             .map(|w| w.value.clone());
-        let mut running = FuturesUnordered::new();
+        let mut runs: Vec<(usize, TaskRun)> = Vec::new();
         for (i, t) in tasks.iter().enumerate() {
             if t.finished {
                 continue;
@@ -1279,12 +1287,28 @@ impl Loop {
                 scratch,
                 is_push: matches!(t.path, TaskPath::Push(_)),
             };
+            runs.push((i, run));
+        }
+        // One task (the common case in chains and loops) runs inline; several run concurrently.
+        let mut single = None;
+        let mut running = FuturesUnordered::new();
+        if runs.len() == 1 {
+            if let Some((i, run)) = runs.pop() {
+                single = Some((i, run.run().await));
+            }
+        }
+        for (i, run) in runs {
             running.push(async move { (i, run.run().await) });
         }
         let mut interrupts = Vec::new();
         let mut failure: Option<(usize, NodeError)> = None;
         let mut parent_cmd: Option<Box<Command>> = None;
-        while let Some((i, (res, scratch))) = running.next().await {
+        loop {
+            let next = match single.take() {
+                Some(done) => Some(done),
+                None => running.next().await,
+            };
+            let Some((i, (res, scratch))) = next else { break };
             let (resume_list, changed) = match scratch.lock() {
                 Ok(s) => (s.resume.clone(), s.resume_changed),
                 Err(_) => (Vec::new(), false),
