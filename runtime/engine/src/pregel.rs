@@ -1292,10 +1292,10 @@ impl Loop {
         // One task (the common case in chains and loops) runs inline; several run concurrently.
         let mut single = None;
         let mut running = FuturesUnordered::new();
-        if runs.len() == 1 {
-            if let Some((i, run)) = runs.pop() {
-                single = Some((i, run.run().await));
-            }
+        if runs.len() == 1
+            && let Some((i, run)) = runs.pop()
+        {
+            single = Some((i, run.run().await));
         }
         for (i, run) in runs {
             running.push(async move { (i, run.run().await) });
