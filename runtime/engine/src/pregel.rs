@@ -261,6 +261,27 @@ pub(crate) fn apply_writes(
     Ok(updated)
 }
 
+/// Applies the null task's writes (a `Command`'s goto and update given as input) without task
+/// bookkeeping, as LangGraph does before planning a resumed step. Returns the updated channels.
+pub(crate) fn apply_null_writes(
+    graph: &CompiledGraph,
+    checkpoint: &mut Checkpoint,
+    channels: &mut IndexMap<String, Channel>,
+    pending: &[PendingWrite],
+) -> Result<BTreeSet<String>> {
+    let null_writes: Vec<Write> = pending
+        .iter()
+        .filter(|w| w.task_id == NULL_TASK_ID)
+        .map(|w| (w.channel.clone(), w.value.clone()))
+        .collect();
+    if null_writes.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let path = TaskPath::Pull(INPUT.into());
+    let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
+    apply_writes(graph, checkpoint, channels, &mut ts)
+}
+
 /// Plans the tasks of the step that runs from `checkpoint` (§1.3, §1.7).
 pub(crate) fn prepare_tasks(
     graph: &CompiledGraph,
@@ -931,6 +952,18 @@ impl Loop {
         self.emitter.emit_with(StreamMode::Values, || Value::Object(self.output_values()));
     }
 
+    /// The tasks of the step that runs from the current checkpoint.
+    fn plan(&self) -> Vec<Task> {
+        prepare_tasks(
+            &self.graph,
+            &self.checkpoint,
+            &self.channels,
+            &self.ns,
+            self.step,
+            self.updated.as_ref(),
+        )
+    }
+
     /// Runs the loop from `input` to the end, an interrupt or an error.
     pub(crate) async fn run(&mut self, input: Input) -> Result<Exit> {
         self.first(input).await?;
@@ -938,14 +971,7 @@ impl Loop {
             if self.step > self.stop {
                 return Err(Error::Recursion(self.config.recursion_limit));
             }
-            let mut tasks = prepare_tasks(
-                &self.graph,
-                &self.checkpoint,
-                &self.channels,
-                &self.ns,
-                self.step,
-                self.updated.as_ref(),
-            );
+            let mut tasks = self.plan();
             self.emit_checkpoint(&tasks);
             if tasks.is_empty() {
                 return Ok(Exit::Done);
@@ -982,14 +1008,7 @@ impl Loop {
                 && self.should_interrupt(&self.interrupt_after, &tasks)
             {
                 self.emitter.emit(StreamMode::Updates, json!({ INTERRUPT: [] }));
-                let next = prepare_tasks(
-                    &self.graph,
-                    &self.checkpoint,
-                    &self.channels,
-                    &self.ns,
-                    self.step,
-                    self.updated.as_ref(),
-                );
+                let next = self.plan();
                 self.emit_checkpoint(&next);
                 return Ok(Exit::Interrupted(Vec::new()));
             }
@@ -1035,14 +1054,7 @@ impl Loop {
                 if !v.is_object() {
                     return Err(Error::invalid_update(format!("Expected dict, got {v}")));
                 }
-                let discard = prepare_tasks(
-                    &self.graph,
-                    &self.checkpoint,
-                    &self.channels,
-                    &self.ns,
-                    self.step,
-                    self.updated.as_ref(),
-                );
+                let discard = self.plan();
                 let input_writes = vec![(START.to_string(), v)];
                 let input_path = TaskPath::Pull(INPUT.into());
                 let mut ts: Vec<TaskWrites<'_>> = discard
@@ -1069,25 +1081,15 @@ impl Loop {
                 if let Input::Command(cmd) = other {
                     self.apply_command(cmd).await?;
                 }
-                let null_writes: Vec<(String, Value)> = self
-                    .pending
-                    .iter()
-                    .filter(|w| w.task_id == NULL_TASK_ID)
-                    .map(|w| (w.channel.clone(), w.value.clone()))
-                    .collect();
-                if !null_writes.is_empty() {
-                    let path = TaskPath::Pull(INPUT.into());
-                    let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
-                    let updated = apply_writes(
-                        &self.graph,
-                        &mut self.checkpoint,
-                        &mut self.channels,
-                        &mut ts,
-                    )?;
-                    // The planner must see what the command wrote (a goto triggers its node).
-                    if let Some(u) = self.updated.as_mut() {
-                        u.extend(updated);
-                    }
+                let updated = apply_null_writes(
+                    &self.graph,
+                    &mut self.checkpoint,
+                    &mut self.channels,
+                    &self.pending,
+                )?;
+                // The planner must see what the command wrote (a goto triggers its node).
+                if let Some(u) = self.updated.as_mut() {
+                    u.extend(updated);
                 }
                 let all: BTreeMap<String, Version> = self.checkpoint.channel_versions.clone();
                 self.checkpoint.versions_seen.insert(INTERRUPT.into(), all);

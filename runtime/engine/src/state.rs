@@ -14,11 +14,11 @@ use crate::context::RunConfig;
 use crate::error::{Error, Result};
 use crate::graph::CompiledGraph;
 use crate::pregel::{
-    Loop, OwnedTaskWrites, Task, TaskPath, TaskWrites, Write, apply_writes, channels_from,
-    is_control, node_writes, prepare_tasks, read_state, task_result,
+    Loop, OwnedTaskWrites, Task, TaskPath, TaskWrites, Write, apply_null_writes, apply_writes,
+    channels_from, is_control, node_writes, prepare_tasks, read_state, task_result,
 };
 use crate::types::{
-    COPY, END, ERROR, INPUT, INTERRUPT, Interrupt, NULL_TASK_ID, NodeOutput, PUSH, RETURN, START,
+    COPY, END, ERROR, INPUT, INTERRUPT, Interrupt, NodeOutput, PUSH, RETURN, START,
 };
 
 /// A task of a snapshot (LangGraph's `PregelTask`).
@@ -220,17 +220,7 @@ impl CompiledGraph {
         let step = saved.metadata.get("step").and_then(Value::as_i64).unwrap_or(-1) + 1;
         let ns = saved.config.checkpoint_ns.clone();
         let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step, None);
-        let null_writes: Vec<(String, Value)> = saved
-            .pending_writes
-            .iter()
-            .filter(|w| w.task_id == NULL_TASK_ID)
-            .map(|w| (w.channel.clone(), w.value.clone()))
-            .collect();
-        if !null_writes.is_empty() {
-            let path = TaskPath::Pull(INPUT.into());
-            let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
-            apply_writes(self, &mut checkpoint, &mut channels, &mut ts)?;
-        }
+        apply_null_writes(self, &mut checkpoint, &mut channels, &saved.pending_writes)?;
         // Writes count as "has run" unless they are errors or interrupts (LangGraph counts a
         // stored resume answer too).
         let mut has_writes: Vec<bool> = vec![false; tasks.len()];
@@ -482,17 +472,7 @@ impl CompiledGraph {
             }
             if let Some(saved) = &saved {
                 let mut tasks = prepare_tasks(self, &checkpoint, &channels, &ns, step + 1, None);
-                let null_writes: Vec<(String, Value)> = saved
-                    .pending_writes
-                    .iter()
-                    .filter(|w| w.task_id == NULL_TASK_ID)
-                    .map(|w| (w.channel.clone(), w.value.clone()))
-                    .collect();
-                if !null_writes.is_empty() {
-                    let path = TaskPath::Pull(INPUT.into());
-                    let mut ts = vec![(INPUT, &path, &[][..], null_writes.as_slice())];
-                    apply_writes(self, &mut checkpoint, &mut channels, &mut ts)?;
-                }
+                apply_null_writes(self, &mut checkpoint, &mut channels, &saved.pending_writes)?;
                 for t in tasks.iter_mut() {
                     t.writes = saved
                         .pending_writes

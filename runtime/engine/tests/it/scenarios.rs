@@ -27,6 +27,22 @@ pub fn append(g: StateGraph, name: &'static str) -> StateGraph {
     g.add_fn(name, move |_, _| Ok(json!({"log": [name]}).into()))
 }
 
+/// `S` with one appender node per name.
+fn appenders(names: &[&'static str]) -> StateGraph {
+    names.iter().fold(s_graph(), |g, n| append(g, n))
+}
+
+/// Adds plain edges.
+fn edges(g: StateGraph, pairs: &[(&str, &str)]) -> StateGraph {
+    pairs.iter().fold(g, |g, (a, b)| g.add_edge(*a, *b))
+}
+
+/// The common first two ops: stream from `{x: 0, log: []}` with values+updates, then get_state.
+async fn stream_then_state(rec: &mut Rec, app: &CompiledGraph) {
+    rec.stream("stream", app, input0(), modes("t")).await;
+    rec.get_state("get_state", app, cfg("t"), false).await;
+}
+
 fn chain(names: &[&'static str]) -> StateGraph {
     let mut g = s_graph();
     for n in names {
@@ -95,78 +111,34 @@ pub async fn s02_second_run(rec: &mut Rec) {
 }
 
 pub async fn s03_fanout_fanin(rec: &mut Rec) {
-    let mut g = s_graph();
-    for n in ["a", "b", "c", "d"] {
-        g = append(g, n);
-    }
-    let g = g
-        .add_edge(START, "a")
-        .add_edge("a", "b")
-        .add_edge("a", "c")
-        .add_edge("b", "d")
-        .add_edge("c", "d")
-        .add_edge("d", END);
-    let app = compile(g, rec);
-    rec.stream("stream", &app, input0(), modes("t")).await;
-    rec.get_state("get_state", &app, cfg("t"), false).await;
+    let g = appenders(&["a", "b", "c", "d"]);
+    let g = edges(g, &[(START, "a"), ("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", END)]);
+    stream_then_state(rec, &compile(g, rec)).await;
+}
+
+/// `a` fans out to `b -> b2` and `c`, which meet again at `d` (by plain edges unless `join`).
+fn uneven(g: StateGraph, join: bool) -> StateGraph {
+    let g = edges(g, &[(START, "a"), ("a", "b"), ("b", "b2"), ("a", "c"), ("d", END)]);
+    if join { g.add_join(["b2", "c"], "d") } else { edges(g, &[("b2", "d"), ("c", "d")]) }
 }
 
 pub async fn s04_uneven_no_join(rec: &mut Rec) {
-    let mut g = s_graph();
-    for n in ["a", "b", "b2", "c", "d"] {
-        g = append(g, n);
-    }
-    let g = g
-        .add_edge(START, "a")
-        .add_edge("a", "b")
-        .add_edge("b", "b2")
-        .add_edge("b2", "d")
-        .add_edge("a", "c")
-        .add_edge("c", "d")
-        .add_edge("d", END);
-    let app = compile(g, rec);
-    rec.stream("stream", &app, input0(), modes("t")).await;
-    rec.get_state("get_state", &app, cfg("t"), false).await;
+    let g = uneven(appenders(&["a", "b", "b2", "c", "d"]), false);
+    stream_then_state(rec, &compile(g, rec)).await;
 }
 
 pub async fn s05_join(rec: &mut Rec) {
-    let mut g = s_graph();
-    for n in ["a", "b", "b2", "c", "d"] {
-        g = append(g, n);
-    }
-    let g = g
-        .add_edge(START, "a")
-        .add_edge("a", "b")
-        .add_edge("b", "b2")
-        .add_edge("a", "c")
-        .add_join(["b2", "c"], "d")
-        .add_edge("d", END);
-    let app = compile(g, rec);
-    rec.stream("stream", &app, input0(), modes("t")).await;
-    rec.get_state("get_state", &app, cfg("t"), false).await;
+    let g = uneven(appenders(&["a", "b", "b2", "c", "d"]), true);
+    stream_then_state(rec, &compile(g, rec)).await;
 }
 
 pub async fn s06_defer(rec: &mut Rec) {
-    let mut g = s_graph();
-    for n in ["a", "b", "b2", "c"] {
-        g = append(g, n);
-    }
-    let g = g
-        .add_fn_with(
-            "d",
-            |_, _| Ok(json!({"log": ["d"]}).into()),
-            NodeOptions { defer: true, ..Default::default() },
-        )
-        .add_edge(START, "a")
-        .add_edge("a", "b")
-        .add_edge("b", "b2")
-        .add_edge("b2", "d")
-        .add_edge("a", "c")
-        .add_edge("c", "d")
-        .add_edge("d", END);
-    let app = compile(g, rec);
-    rec.stream("stream", &app, input0(), modes("t")).await;
-    rec.get_state("get_state", &app, cfg("t"), false).await;
+    let g = appenders(&["a", "b", "b2", "c"]).add_fn_with(
+        "d",
+        |_, _| Ok(json!({"log": ["d"]}).into()),
+        NodeOptions { defer: true, ..Default::default() },
+    );
+    stream_then_state(rec, &compile(uneven(g, false), rec)).await;
 }
 
 pub async fn s07_concurrent_lastvalue(rec: &mut Rec) {
@@ -843,10 +815,7 @@ pub async fn s34_graph_json(rec: &mut Rec) {
         .add_edge("b", END)
         .add_edge("c", END);
     rec.ok("command", plain(command).draw(0));
-    let mut join = s_graph();
-    for n in ["a", "b", "c", "d"] {
-        join = append(join, n);
-    }
+    let join = appenders(&["a", "b", "c", "d"]);
     let join = join
         .add_edge(START, "a")
         .add_edge("a", "b")
@@ -854,10 +823,7 @@ pub async fn s34_graph_json(rec: &mut Rec) {
         .add_join(["b", "c"], "d")
         .add_edge("d", END);
     rec.ok("join", plain(join).draw(0));
-    let mut defer = s_graph();
-    for n in ["a", "b", "c"] {
-        defer = append(defer, n);
-    }
+    let defer = appenders(&["a", "b", "c"]);
     let defer = defer
         .add_fn_with(
             "d",
