@@ -429,9 +429,22 @@ pub(crate) struct PregelNode {
     pub(crate) defer: bool,
 }
 
-/// A validated graph, ready to run.
+/// A validated graph, ready to run. Cheap to clone (the lowered program is shared).
 #[derive(Clone)]
 pub struct CompiledGraph {
+    pub(crate) inner: Arc<Lowered>,
+}
+
+impl std::ops::Deref for CompiledGraph {
+    type Target = Lowered;
+    fn deref(&self) -> &Lowered {
+        &self.inner
+    }
+}
+
+/// The lowered Pregel program of a [`CompiledGraph`].
+#[derive(Clone)]
+pub struct Lowered {
     pub(crate) spec: Arc<StateGraph>,
     pub(crate) channels: IndexMap<String, Arc<Kind>>,
     pub(crate) state_keys: Vec<String>,
@@ -528,18 +541,20 @@ impl CompiledGraph {
         let input_keys = spec.input_keys.clone().unwrap_or_else(|| state_keys.clone());
         let output_keys = spec.output_keys.clone().unwrap_or_else(|| state_keys.clone());
         Ok(CompiledGraph {
-            channels,
-            state_keys,
-            input_keys,
-            output_keys,
-            managed: spec.managed.clone(),
-            nodes,
-            trigger_to_nodes,
-            checkpointer: options.checkpointer,
-            interrupt_before: options.interrupt_before,
-            interrupt_after: options.interrupt_after,
-            name: options.name.unwrap_or_else(|| "LangGraph".into()),
-            spec: Arc::new(spec),
+            inner: Arc::new(Lowered {
+                channels,
+                state_keys,
+                input_keys,
+                output_keys,
+                managed: spec.managed.clone(),
+                nodes,
+                trigger_to_nodes,
+                checkpointer: options.checkpointer,
+                interrupt_before: options.interrupt_before,
+                interrupt_after: options.interrupt_after,
+                name: options.name.unwrap_or_else(|| "LangGraph".into()),
+                spec: Arc::new(spec),
+            }),
         })
     }
 
@@ -555,7 +570,7 @@ impl CompiledGraph {
 
     /// A copy with another checkpointer (how subgraphs inherit their parent's).
     pub fn with_checkpointer(mut self, saver: Option<Arc<dyn Checkpointer>>) -> Self {
-        self.checkpointer = saver;
+        Arc::make_mut(&mut self.inner).checkpointer = saver;
         self
     }
 
