@@ -574,6 +574,13 @@ impl CompiledGraph {
         self
     }
 
+    /// A JSON Schema of the state: one property per state key.
+    pub fn state_schema(&self) -> serde_json::Value {
+        let props: Map<String, Value> =
+            self.state_keys.iter().map(|k| (k.clone(), serde_json::json!({}))).collect();
+        serde_json::json!({"title": self.name, "type": "object", "properties": props})
+    }
+
     /// Names of the user nodes, in insertion order.
     pub fn node_names(&self) -> impl Iterator<Item = &str> {
         self.spec.nodes.keys().map(String::as_str)

@@ -1,0 +1,771 @@
+//! Persistence on SQLite: schema migrations, rows of assistants, threads and runs, and the
+//! engine's `Checkpointer`.
+//!
+//! Architecture Invariant: SQL lives in this module only; handlers call these functions.
+//! Every write that must not be half-done runs in one transaction.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use orrery_api::{Assistant, Run, RunStatus, Thread, ThreadStatus};
+use orrery_engine::{
+    Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer, ListOptions, PendingWrite,
+    metadata_matches, special_write_index,
+};
+use serde_json::{Map, Value};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// A stored JSON column did not parse.
+    #[error("stored data is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result of store calls.
+pub type DbResult<T> = Result<T, DbError>;
+
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// The database.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) pool: SqlitePool,
+}
+
+fn obj(s: &str) -> DbResult<Map<String, Value>> {
+    match serde_json::from_str::<Value>(s)? {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+fn opt_json(s: Option<String>) -> DbResult<Option<Value>> {
+    Ok(match s {
+        Some(s) => Some(serde_json::from_str(&s)?),
+        None => None,
+    })
+}
+
+fn text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+impl Db {
+    /// Opens (creating it if needed) the SQLite file in `dir` and brings the schema up to date.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails.
+    pub async fn open(dir: &Path) -> DbResult<Db> {
+        let path = dir.join("orrery.sqlite");
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        // One writer at a time is SQLite's model; a small pool serves concurrent reads.
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let db = Db { pool };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS orrery_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM orrery_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if done.is_none() {
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO orrery_migrations (version, applied_at) VALUES (?, ?)")
+                    .bind(version)
+                    .bind(orrery_engine::now_iso())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- assistants
+
+    fn assistant(row: &SqliteRow) -> DbResult<Assistant> {
+        Ok(Assistant {
+            assistant_id: row.try_get("assistant_id")?,
+            graph_id: row.try_get("graph_id")?,
+            config: obj(row.try_get("config")?)?,
+            context: obj(row.try_get("context")?)?,
+            metadata: obj(row.try_get("metadata")?)?,
+            name: row.try_get("name")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            version: row.try_get("version")?,
+            description: row.try_get("description")?,
+        })
+    }
+
+    /// Inserts an assistant and its first version, unless the id exists. Returns whether it was
+    /// inserted.
+    pub async fn insert_assistant(&self, a: &Assistant) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let res = sqlx::query(
+            "INSERT OR IGNORE INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.assistant_id)
+        .bind(&a.graph_id)
+        .bind(text(&a.config))
+        .bind(text(&a.context))
+        .bind(text(&a.metadata))
+        .bind(&a.name)
+        .bind(&a.description)
+        .bind(a.version)
+        .bind(&a.created_at)
+        .bind(&a.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        Self::insert_version(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_version(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        a: &Assistant,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO assistant_versions (assistant_id, version, graph_id, config, context, metadata, name, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.assistant_id)
+        .bind(a.version)
+        .bind(&a.graph_id)
+        .bind(text(&a.config))
+        .bind(text(&a.context))
+        .bind(text(&a.metadata))
+        .bind(&a.name)
+        .bind(&a.description)
+        .bind(&a.updated_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// One assistant.
+    pub async fn get_assistant(&self, id: &str) -> DbResult<Option<Assistant>> {
+        let row = sqlx::query("SELECT * FROM assistants WHERE assistant_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::assistant).transpose()
+    }
+
+    /// Every assistant (the API filters and sorts; the count is small).
+    pub async fn list_assistants(&self) -> DbResult<Vec<Assistant>> {
+        let rows = sqlx::query("SELECT * FROM assistants").fetch_all(&self.pool).await?;
+        rows.iter().map(Self::assistant).collect()
+    }
+
+    /// Stores a new version of an assistant and points the assistant at it.
+    pub async fn update_assistant(&self, a: &Assistant) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE assistants SET graph_id = ?, config = ?, context = ?, metadata = ?, name = ?, description = ?, version = ?, updated_at = ? WHERE assistant_id = ?",
+        )
+        .bind(&a.graph_id)
+        .bind(text(&a.config))
+        .bind(text(&a.context))
+        .bind(text(&a.metadata))
+        .bind(&a.name)
+        .bind(&a.description)
+        .bind(a.version)
+        .bind(&a.updated_at)
+        .bind(&a.assistant_id)
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_version(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Points an assistant at one of its existing versions (no new version).
+    pub async fn point_assistant(&self, a: &Assistant) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE assistants SET graph_id = ?, config = ?, metadata = ?, name = ?, description = ?, version = ?, updated_at = ? WHERE assistant_id = ?",
+        )
+        .bind(&a.graph_id)
+        .bind(text(&a.config))
+        .bind(text(&a.metadata))
+        .bind(&a.name)
+        .bind(&a.description)
+        .bind(a.version)
+        .bind(&a.updated_at)
+        .bind(&a.assistant_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The highest version number of an assistant.
+    pub async fn max_assistant_version(&self, id: &str) -> DbResult<i64> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(version) FROM assistant_versions WHERE assistant_id = ?",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Versions of an assistant, newest first.
+    pub async fn assistant_versions(&self, id: &str) -> DbResult<Vec<Assistant>> {
+        let rows = sqlx::query(
+            "SELECT *, created_at AS updated_at FROM assistant_versions WHERE assistant_id = ? ORDER BY version DESC",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::assistant).collect()
+    }
+
+    /// Deletes an assistant and its versions. Returns whether it existed.
+    pub async fn delete_assistant(&self, id: &str) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM assistants WHERE assistant_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM assistant_versions WHERE assistant_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    // ---------------------------------------------------------------- threads
+
+    fn thread(row: &SqliteRow) -> DbResult<Thread> {
+        let status: String = row.try_get("status")?;
+        Ok(Thread {
+            thread_id: row.try_get("thread_id")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            state_updated_at: row.try_get("state_updated_at")?,
+            metadata: obj(row.try_get("metadata")?)?,
+            status: ThreadStatus::parse(&status).unwrap_or(ThreadStatus::Idle),
+            config: obj(row.try_get("config")?)?,
+            values: opt_json(row.try_get("values")?)?,
+            error: opt_json(row.try_get("error")?)?,
+            interrupts: opt_json(row.try_get("interrupts")?)?,
+        })
+    }
+
+    /// Inserts a thread unless the id exists. Returns whether it was inserted.
+    pub async fn insert_thread(&self, t: &Thread) -> DbResult<bool> {
+        let res = sqlx::query(
+            "INSERT OR IGNORE INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.thread_id)
+        .bind(&t.created_at)
+        .bind(&t.updated_at)
+        .bind(&t.state_updated_at)
+        .bind(text(&t.metadata))
+        .bind(t.status.as_str())
+        .bind(text(&t.config))
+        .bind(t.values.as_ref().map(text))
+        .bind(t.error.as_ref().map(text))
+        .bind(t.interrupts.as_ref().map(text))
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// One thread.
+    pub async fn get_thread(&self, id: &str) -> DbResult<Option<Thread>> {
+        let row = sqlx::query("SELECT * FROM threads WHERE thread_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::thread).transpose()
+    }
+
+    /// Every thread (search filters in memory; an index-backed search comes with PostgreSQL).
+    pub async fn list_threads(&self) -> DbResult<Vec<Thread>> {
+        let rows = sqlx::query("SELECT * FROM threads").fetch_all(&self.pool).await?;
+        rows.iter().map(Self::thread).collect()
+    }
+
+    /// Replaces a thread's row.
+    pub async fn save_thread(&self, t: &Thread) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE threads SET updated_at = ?, state_updated_at = ?, metadata = ?, status = ?, config = ?, \"values\" = ?, error = ?, interrupts = ? WHERE thread_id = ?",
+        )
+        .bind(&t.updated_at)
+        .bind(&t.state_updated_at)
+        .bind(text(&t.metadata))
+        .bind(t.status.as_str())
+        .bind(text(&t.config))
+        .bind(t.values.as_ref().map(text))
+        .bind(t.error.as_ref().map(text))
+        .bind(t.interrupts.as_ref().map(text))
+        .bind(&t.thread_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a thread with its runs and checkpoints, in one transaction.
+    pub async fn delete_thread(&self, id: &str) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM threads WHERE thread_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for table in ["runs", "checkpoints", "checkpoint_writes"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = ?"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    // ---------------------------------------------------------------- runs
+
+    fn run(row: &SqliteRow) -> DbResult<Run> {
+        let status: String = row.try_get("status")?;
+        Ok(Run {
+            run_id: row.try_get("run_id")?,
+            thread_id: row.try_get("thread_id")?,
+            assistant_id: row.try_get("assistant_id")?,
+            metadata: obj(row.try_get("metadata")?)?,
+            status: RunStatus::parse(&status).unwrap_or(RunStatus::Error),
+            kwargs: obj(row.try_get("kwargs")?)?,
+            multitask_strategy: row.try_get("multitask_strategy")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            langsmith_session_name: None,
+        })
+    }
+
+    /// Inserts a pending run and marks its thread busy, in one transaction.
+    pub async fn insert_run(&self, r: &Run) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.run_id)
+        .bind(&r.thread_id)
+        .bind(&r.assistant_id)
+        .bind(text(&r.metadata))
+        .bind(r.status.as_str())
+        .bind(text(&r.kwargs))
+        .bind(&r.multitask_strategy)
+        .bind(&r.created_at)
+        .bind(&r.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE threads SET status = 'busy', updated_at = ? WHERE thread_id = ?")
+            .bind(&r.created_at)
+            .bind(&r.thread_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One run of a thread.
+    pub async fn get_run(&self, thread_id: &str, run_id: &str) -> DbResult<Option<Run>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ? AND thread_id = ?")
+            .bind(run_id)
+            .bind(thread_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::run).transpose()
+    }
+
+    /// Runs of a thread, newest first.
+    pub async fn list_runs(
+        &self,
+        thread_id: &str,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> DbResult<Vec<Run>> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE thread_id = ? AND (? IS NULL OR status = ?) ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(thread_id)
+        .bind(status)
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::run).collect()
+    }
+
+    /// Runs of a thread that are pending or running.
+    pub async fn in_flight_runs(&self, thread_id: &str) -> DbResult<Vec<Run>> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE thread_id = ? AND status IN ('pending', 'running') ORDER BY created_at",
+        )
+        .bind(thread_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::run).collect()
+    }
+
+    /// Claims the oldest pending run whose thread has nothing running: it becomes `running`.
+    /// SQLite has one writer at a time, so the UPDATE is the claim.
+    pub async fn claim_run(&self) -> DbResult<Option<Run>> {
+        let now = orrery_engine::now_iso();
+        let row = sqlx::query(
+            "UPDATE runs SET status = 'running', updated_at = ?1 WHERE run_id = (
+                SELECT r.run_id FROM runs r
+                WHERE r.status = 'pending' AND r.created_at <= ?1
+                  AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'running')
+                ORDER BY r.created_at, r.run_id LIMIT 1)
+             RETURNING *",
+        )
+        .bind(&now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::run).transpose()
+    }
+
+    /// Runs left `running` by a process that died: they go back to the queue.
+    pub async fn requeue_running(&self) -> DbResult<u64> {
+        let n = sqlx::query("UPDATE runs SET status = 'pending' WHERE status = 'running'")
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
+    /// Sets a run's status.
+    pub async fn set_run_status(&self, run_id: &str, status: RunStatus) -> DbResult<()> {
+        sqlx::query("UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?")
+            .bind(status.as_str())
+            .bind(orrery_engine::now_iso())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Cancels a pending run (deleting it for a rollback). Returns whether it was still pending.
+    pub async fn cancel_pending(&self, run_id: &str, rollback: bool) -> DbResult<bool> {
+        let n = if rollback {
+            sqlx::query("DELETE FROM runs WHERE run_id = ? AND status = 'pending'")
+                .bind(run_id)
+                .execute(&self.pool)
+                .await?
+        } else {
+            sqlx::query("UPDATE runs SET status = 'interrupted', updated_at = ? WHERE run_id = ? AND status = 'pending'")
+                .bind(orrery_engine::now_iso())
+                .bind(run_id)
+                .execute(&self.pool)
+                .await?
+        };
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// Deletes a run and every checkpoint it made, in one transaction.
+    pub async fn rollback_run(&self, thread_id: &str, run_id: &str) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM runs WHERE run_id = ?").bind(run_id).execute(&mut *tx).await?;
+        sqlx::query(
+            "DELETE FROM checkpoint_writes WHERE thread_id = ?1 AND checkpoint_id IN
+               (SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?1 AND json_extract(metadata, '$.run_id') = ?2)",
+        )
+        .bind(thread_id)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM checkpoints WHERE thread_id = ? AND json_extract(metadata, '$.run_id') = ?")
+            .bind(thread_id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Saves a thread whose run was cancelled; it stays busy while other runs are in flight.
+    pub async fn settle_thread(&self, t: &Thread) -> DbResult<()> {
+        let mut t = t.clone();
+        if !self.in_flight_runs(&t.thread_id).await?.is_empty() {
+            t.status = ThreadStatus::Busy;
+        }
+        self.save_thread(&t).await
+    }
+
+    /// Deletes a run. Returns whether it existed.
+    pub async fn delete_run(&self, thread_id: &str, run_id: &str) -> DbResult<bool> {
+        let n = sqlx::query("DELETE FROM runs WHERE run_id = ? AND thread_id = ?")
+            .bind(run_id)
+            .bind(thread_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Ends a run and records what it left on the thread, in one transaction.
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        thread: &Thread,
+    ) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = orrery_engine::now_iso();
+        sqlx::query("UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?")
+            .bind(status.as_str())
+            .bind(&now)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        let still_busy: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE thread_id = ? AND status IN ('pending', 'running')",
+        )
+        .bind(&thread.thread_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let status = if still_busy > 0 { ThreadStatus::Busy } else { thread.status };
+        sqlx::query(
+            "UPDATE threads SET updated_at = ?, state_updated_at = ?, metadata = ?, status = ?, config = ?, \"values\" = ?, error = ?, interrupts = ? WHERE thread_id = ?",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(text(&thread.metadata))
+        .bind(status.as_str())
+        .bind(text(&thread.config))
+        .bind(thread.values.as_ref().map(text))
+        .bind(thread.error.as_ref().map(text))
+        .bind(thread.interrupts.as_ref().map(text))
+        .bind(&thread.thread_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+// -------------------------------------------------------------------- checkpointer
+
+/// The engine's checkpoints in SQLite.
+#[derive(Clone)]
+pub struct SqliteSaver {
+    db: Db,
+}
+
+impl SqliteSaver {
+    /// A saver on `db`.
+    pub fn new(db: Db) -> SqliteSaver {
+        SqliteSaver { db }
+    }
+}
+
+fn engine_err(e: impl std::fmt::Display) -> orrery_engine::Error {
+    orrery_engine::Error::Checkpointer(e.to_string())
+}
+
+impl SqliteSaver {
+    async fn tuple(&self, row: &SqliteRow) -> orrery_engine::Result<CheckpointTuple> {
+        let thread_id: String = row.try_get("thread_id").map_err(engine_err)?;
+        let ns: String = row.try_get("checkpoint_ns").map_err(engine_err)?;
+        let id: String = row.try_get("checkpoint_id").map_err(engine_err)?;
+        let parent: Option<String> = row.try_get("parent_checkpoint_id").map_err(engine_err)?;
+        let cp: String = row.try_get("checkpoint").map_err(engine_err)?;
+        let meta: String = row.try_get("metadata").map_err(engine_err)?;
+        let checkpoint: Checkpoint = serde_json::from_str(&cp).map_err(engine_err)?;
+        let metadata: Map<String, Value> = serde_json::from_str(&meta).map_err(engine_err)?;
+        let writes = sqlx::query(
+            "SELECT task_id, channel, value FROM checkpoint_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_path, task_id, idx",
+        )
+        .bind(&thread_id)
+        .bind(&ns)
+        .bind(&id)
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(engine_err)?;
+        let mut pending_writes = Vec::with_capacity(writes.len());
+        for w in writes {
+            let value: String = w.try_get("value").map_err(engine_err)?;
+            pending_writes.push(PendingWrite {
+                task_id: w.try_get("task_id").map_err(engine_err)?,
+                channel: w.try_get("channel").map_err(engine_err)?,
+                value: serde_json::from_str(&value).map_err(engine_err)?,
+            });
+        }
+        Ok(CheckpointTuple {
+            config: CheckpointRef {
+                thread_id: thread_id.clone(),
+                checkpoint_ns: ns.clone(),
+                checkpoint_id: id,
+            },
+            checkpoint,
+            metadata,
+            parent: parent.map(|p| CheckpointRef {
+                thread_id,
+                checkpoint_ns: ns,
+                checkpoint_id: p,
+            }),
+            pending_writes,
+        })
+    }
+}
+
+#[async_trait]
+impl Checkpointer for SqliteSaver {
+    async fn get_tuple(
+        &self,
+        thread_id: &str,
+        checkpoint_ns: &str,
+        checkpoint_id: Option<&str>,
+    ) -> orrery_engine::Result<Option<CheckpointTuple>> {
+        let row = match checkpoint_id {
+            Some(id) => sqlx::query(
+                "SELECT * FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+            )
+            .bind(thread_id)
+            .bind(checkpoint_ns)
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await,
+            None => sqlx::query(
+                "SELECT * FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id DESC LIMIT 1",
+            )
+            .bind(thread_id)
+            .bind(checkpoint_ns)
+            .fetch_optional(&self.db.pool)
+            .await,
+        }
+        .map_err(engine_err)?;
+        match row {
+            Some(r) => Ok(Some(self.tuple(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list(
+        &self,
+        thread_id: &str,
+        options: &ListOptions,
+    ) -> orrery_engine::Result<Vec<CheckpointTuple>> {
+        let rows = sqlx::query(
+            "SELECT * FROM checkpoints WHERE thread_id = ?
+               AND (?2 IS NULL OR checkpoint_ns = ?2)
+               AND (?3 IS NULL OR checkpoint_id = ?3)
+               AND (?4 IS NULL OR checkpoint_id < ?4)
+             ORDER BY checkpoint_id DESC",
+        )
+        .bind(thread_id)
+        .bind(&options.checkpoint_ns)
+        .bind(&options.checkpoint_id)
+        .bind(&options.before)
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(engine_err)?;
+        let mut out = Vec::new();
+        for r in rows {
+            if options.limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            let t = self.tuple(&r).await?;
+            if options.filter.as_ref().is_some_and(|f| !metadata_matches(&t.metadata, f)) {
+                continue;
+            }
+            out.push(t);
+        }
+        Ok(out)
+    }
+
+    async fn put(
+        &self,
+        thread_id: &str,
+        checkpoint_ns: &str,
+        parent_id: Option<&str>,
+        checkpoint: &Checkpoint,
+        metadata: &Map<String, Value>,
+    ) -> orrery_engine::Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(thread_id)
+        .bind(checkpoint_ns)
+        .bind(&checkpoint.id)
+        .bind(parent_id)
+        .bind(serde_json::to_string(checkpoint).map_err(engine_err)?)
+        .bind(serde_json::to_string(metadata).map_err(engine_err)?)
+        .execute(&self.db.pool)
+        .await
+        .map_err(engine_err)?;
+        Ok(())
+    }
+
+    async fn put_writes(
+        &self,
+        at: &CheckpointRef,
+        task_id: &str,
+        task_path: &str,
+        writes: &[(String, Value)],
+    ) -> orrery_engine::Result<()> {
+        let mut tx = self.db.pool.begin().await.map_err(engine_err)?;
+        for (i, (channel, value)) in writes.iter().enumerate() {
+            let special = special_write_index(channel);
+            let verb = if special.is_some() { "INSERT OR REPLACE" } else { "INSERT OR IGNORE" };
+            sqlx::query(&format!(
+                "{verb} INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .bind(&at.thread_id)
+            .bind(&at.checkpoint_ns)
+            .bind(&at.checkpoint_id)
+            .bind(task_id)
+            .bind(special.unwrap_or(i as i64))
+            .bind(channel)
+            .bind(serde_json::to_string(value).map_err(engine_err)?)
+            .bind(task_path)
+            .execute(&mut *tx)
+            .await
+            .map_err(engine_err)?;
+        }
+        tx.commit().await.map_err(engine_err)?;
+        Ok(())
+    }
+
+    async fn delete_thread(&self, thread_id: &str) -> orrery_engine::Result<()> {
+        let mut tx = self.db.pool.begin().await.map_err(engine_err)?;
+        for table in ["checkpoints", "checkpoint_writes"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = ?"))
+                .bind(thread_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(engine_err)?;
+        }
+        tx.commit().await.map_err(engine_err)?;
+        Ok(())
+    }
+}

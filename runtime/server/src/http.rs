@@ -1,0 +1,178 @@
+//! The HTTP API: one router per resource, one error type, SSE framing.
+
+// Meta routes: /ok, /, /info.
+mod meta;
+// Assistants: search, count, get, graph, schemas, versions, create, patch, delete.
+mod assistants;
+// Threads: create, get, search, count, patch, delete, state, history.
+mod threads;
+// Runs: create, stream, wait, list, get, join, cancel, delete, stateless runs.
+mod runs;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRequest;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::AppState;
+
+/// Every route of the API.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(meta::router())
+        .merge(assistants::router())
+        .merge(threads::router())
+        .merge(runs::router())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        })
+        .with_state(state)
+}
+
+/// An API error: the real server's status code and `{"detail": ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError { status, detail: detail.into() }
+    }
+    pub(crate) fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, detail)
+    }
+    pub(crate) fn unprocessable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+    pub(crate) fn bad_request(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
+    }
+    pub(crate) fn conflict(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({"detail": self.detail}))).into_response()
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> ApiError {
+        // The cause is logged; the client gets the server's generic answer.
+        tracing::error!("store error: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    }
+}
+
+impl From<orrery_engine::Error> for ApiError {
+    fn from(e: orrery_engine::Error) -> ApiError {
+        match &e {
+            orrery_engine::Error::InvalidUpdate { message } => {
+                ApiError::bad_request(message.clone())
+            }
+            orrery_engine::Error::Usage(m) => ApiError::bad_request(m.clone()),
+            orrery_engine::Error::Checkpointer(m) => {
+                tracing::error!("checkpointer error: {m}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
+}
+
+/// A JSON body; malformed JSON is `422 Invalid JSON in request body`, as the real server says.
+pub struct Body(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::unprocessable("Invalid JSON in request body"))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Body(json!({})));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Body)
+            .map_err(|_| ApiError::unprocessable("Invalid JSON in request body"))
+    }
+}
+
+/// Path ids must be UUIDs (`422 Invalid <what> ID: must be a UUID`).
+pub(crate) fn check_uuid(id: &str, what: &str) -> Result<(), ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|_| ())
+        .map_err(|_| ApiError::unprocessable(format!("Invalid {what} ID: must be a UUID")))
+}
+
+/// A JSON response with extra headers.
+pub(crate) fn json_with(
+    value: impl serde::Serialize,
+    headers: &[(&'static str, String)],
+) -> Response {
+    let mut resp = axum::Json(value).into_response();
+    for (k, v) in headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            resp.headers_mut().insert(*k, v);
+        }
+    }
+    resp
+}
+
+/// Object field helpers for loosely typed request bodies.
+pub(crate) fn obj_field(body: &Value, key: &str) -> serde_json::Map<String, Value> {
+    body.get(key).and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+/// `limit` and `offset` of a search body, with the server's defaults and a 422 for bad values.
+pub(crate) fn paging(body: &Value, default_limit: i64) -> Result<(usize, usize), ApiError> {
+    let num = |k: &str, d: i64| -> Result<i64, ApiError> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(d),
+            Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::unprocessable(format!("'{k}' must be a non-negative integer"))
+            }),
+        }
+    };
+    let limit = num("limit", default_limit)?.min(10_000) as usize;
+    let offset = num("offset", 0)? as usize;
+    Ok((limit, offset))
+}
+
+/// A page of results with LangGraph's pagination headers (`X-Pagination-Total` is
+/// `offset+limit+1` while there is a next page, the real total on the last page).
+pub(crate) fn page<T: serde::Serialize>(
+    mut items: Vec<T>,
+    limit: usize,
+    offset: usize,
+) -> Response {
+    let total = items.len();
+    let end = (offset + limit).min(total);
+    let slice: Vec<T> =
+        if offset < total { items.drain(offset..end).collect() } else { Vec::new() };
+    let mut headers = Vec::new();
+    if end < total {
+        headers.push(("x-pagination-total", (offset + limit + 1).to_string()));
+        headers.push(("x-pagination-next", (offset + limit).to_string()));
+    } else {
+        headers.push(("x-pagination-total", total.to_string()));
+    }
+    json_with(slice, &headers)
+}
+
+/// Whether `haystack` contains every key of `needle` with an equal value (metadata filters).
+pub(crate) fn contains(
+    haystack: &serde_json::Map<String, Value>,
+    needle: &serde_json::Map<String, Value>,
+) -> bool {
+    needle.iter().all(|(k, v)| haystack.get(k) == Some(v))
+}

@@ -1,0 +1,324 @@
+//! Assistants (`api-contract.md` §2.2).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use orrery_api::Assistant;
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging};
+use crate::AppState;
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/assistants", post(create_assistant))
+        .route("/assistants/search", post(search_assistants))
+        .route("/assistants/count", post(count_assistants))
+        .route(
+            "/assistants/{assistant_id}",
+            get(get_assistant).patch(patch_assistant).delete(delete_assistant),
+        )
+        .route("/assistants/{assistant_id}/graph", get(get_assistant_graph))
+        .route("/assistants/{assistant_id}/schemas", get(get_assistant_schemas))
+        .route("/assistants/{assistant_id}/subgraphs", get(get_assistant_subgraphs))
+        .route("/assistants/{assistant_id}/versions", post(get_assistant_versions))
+        .route("/assistants/{assistant_id}/latest", post(set_latest_version))
+}
+
+/// An assistant's `config` and `context`.
+type ConfigAndContext = (Map<String, Value>, Map<String, Value>);
+
+/// `config.configurable` and `context` mirror each other; both non-empty is 400.
+fn config_and_context(body: &Value) -> Result<ConfigAndContext, ApiError> {
+    let mut config = obj_field(body, "config");
+    let mut context = obj_field(body, "context");
+    let configurable =
+        config.get("configurable").and_then(Value::as_object).cloned().unwrap_or_default();
+    if !configurable.is_empty() && !context.is_empty() {
+        return Err(ApiError::bad_request(
+            "Cannot specify both configurable and context. Prefer setting context alone. Context was introduced in LangGraph 0.6.0 and is the long term planned replacement for configurable.",
+        ));
+    }
+    if !context.is_empty() {
+        config.insert("configurable".into(), Value::Object(context.clone()));
+    } else if !configurable.is_empty() {
+        context = configurable;
+    }
+    Ok((config, context))
+}
+
+async fn create_assistant(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let Some(graph_id) = body.get("graph_id").and_then(Value::as_str) else {
+        return Err(ApiError::unprocessable("\"graph_id\" is a required property"));
+    };
+    if st.registry.get(graph_id).is_none() {
+        let known: Vec<&str> = st.registry.ids().collect();
+        return Err(ApiError::not_found(format!(
+            "Graph '{graph_id}' not found. Expected one of: {known:?}"
+        )));
+    }
+    let id = match body.get("assistant_id").and_then(Value::as_str) {
+        Some(id) => {
+            check_uuid(id, "assistant")?;
+            id.to_string()
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let (config, context) = config_and_context(&body)?;
+    let now = orrery_engine::now_iso();
+    let a = Assistant {
+        assistant_id: id.clone(),
+        graph_id: graph_id.to_string(),
+        config,
+        context,
+        metadata: obj_field(&body, "metadata"),
+        name: body.get("name").and_then(Value::as_str).unwrap_or("Untitled").to_string(),
+        created_at: now.clone(),
+        updated_at: now,
+        version: 1,
+        description: body.get("description").and_then(Value::as_str).map(str::to_string),
+    };
+    if st.db.insert_assistant(&a).await? {
+        return Ok(axum::Json(a).into_response());
+    }
+    match body.get("if_exists").and_then(Value::as_str) {
+        Some("do_nothing") => {
+            let existing =
+                st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+            Ok(axum::Json(existing).into_response())
+        }
+        _ => Err(ApiError::conflict(format!("Assistant {id} already exists"))),
+    }
+}
+
+fn filtered(all: Vec<Assistant>, body: &Value) -> Vec<Assistant> {
+    let metadata = obj_field(body, "metadata");
+    let graph_id = body.get("graph_id").and_then(Value::as_str);
+    let name = body.get("name").and_then(Value::as_str).map(str::to_lowercase);
+    all.into_iter()
+        .filter(|a| graph_id.is_none_or(|g| a.graph_id == g))
+        .filter(|a| name.as_ref().is_none_or(|n| a.name.to_lowercase().contains(n.as_str())))
+        .filter(|a| contains(&a.metadata, &metadata))
+        .collect()
+}
+
+fn check_graph_filter(st: &AppState, body: &Value) -> Result<(), ApiError> {
+    if let Some(g) = body.get("graph_id").and_then(Value::as_str)
+        && st.registry.get(g).is_none()
+    {
+        return Err(ApiError::not_found(format!("Graph '{g}' not found")));
+    }
+    Ok(())
+}
+
+async fn search_assistants(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_graph_filter(&st, &body)?;
+    let (limit, offset) = paging(&body, 10)?;
+    let mut items = filtered(st.db.list_assistants().await?, &body);
+    let sort_by = body.get("sort_by").and_then(Value::as_str).unwrap_or("created_at");
+    let key = |a: &Assistant| -> String {
+        match sort_by {
+            "assistant_id" => a.assistant_id.clone(),
+            "updated_at" => a.updated_at.clone(),
+            "name" => a.name.clone(),
+            "graph_id" => a.graph_id.clone(),
+            _ => a.created_at.clone(),
+        }
+    };
+    items.sort_by_key(key);
+    if body.get("sort_order").and_then(Value::as_str) != Some("asc") {
+        items.reverse();
+    }
+    Ok(page(items, limit, offset))
+}
+
+async fn count_assistants(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_graph_filter(&st, &body)?;
+    Ok(axum::Json(filtered(st.db.list_assistants().await?, &body).len()).into_response())
+}
+
+async fn get_assistant(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    let a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    Ok(axum::Json(a).into_response())
+}
+
+async fn patch_assistant(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    let mut a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    if let Some(g) = body.get("graph_id").and_then(Value::as_str) {
+        if st.registry.get(g).is_none() {
+            return Err(ApiError::not_found(format!("Graph '{g}' not found")));
+        }
+        a.graph_id = g.to_string();
+    }
+    let (config, context) = config_and_context(&body)?;
+    if !config.is_empty() {
+        a.config = config;
+    }
+    if !context.is_empty() {
+        a.context = context;
+    }
+    for (k, v) in obj_field(&body, "metadata") {
+        a.metadata.insert(k, v);
+    }
+    if let Some(n) = body.get("name").and_then(Value::as_str) {
+        a.name = n.to_string();
+    }
+    if let Some(d) = body.get("description").and_then(Value::as_str) {
+        a.description = Some(d.to_string());
+    }
+    a.version = st.db.max_assistant_version(&id).await? + 1;
+    a.updated_at = orrery_engine::now_iso();
+    st.db.update_assistant(&a).await?;
+    Ok(axum::Json(a).into_response())
+}
+
+async fn delete_assistant(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    if !st.db.delete_assistant(&id).await? {
+        return Err(ApiError::not_found(format!("Assistant with ID {id} not found")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct XrayQuery {
+    xray: Option<String>,
+}
+
+async fn get_assistant_graph(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<XrayQuery>,
+) -> Result<Response, ApiError> {
+    let a = st.resolve_assistant(&id).await?;
+    let xray = match q.xray.as_deref() {
+        None | Some("false") => 0,
+        Some("true") => u32::MAX,
+        Some(n) => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ApiError::unprocessable("Invalid xray value"))?,
+    };
+    let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
+    Ok(axum::Json(graph.draw(xray)).into_response())
+}
+
+async fn get_assistant_schemas(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    let a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
+    Ok(axum::Json(json!({
+        "graph_id": a.graph_id,
+        "input_schema": graph.state_schema(),
+        "output_schema": graph.state_schema(),
+        "state_schema": graph.state_schema(),
+        "config_schema": null,
+        "context_schema": null,
+    }))
+    .into_response())
+}
+
+async fn get_assistant_subgraphs(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    let a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
+    let mut out = Map::new();
+    for (name, sub) in graph.subgraphs() {
+        out.insert(
+            name,
+            json!({"input_schema": sub.state_schema(), "output_schema": sub.state_schema(),
+                   "state_schema": sub.state_schema(), "config_schema": null, "context_schema": null}),
+        );
+    }
+    Ok(axum::Json(Value::Object(out)).into_response())
+}
+
+async fn get_assistant_versions(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    let (limit, offset) = paging(&body, 10)?;
+    let metadata = obj_field(&body, "metadata");
+    let versions: Vec<Value> = st
+        .db
+        .assistant_versions(&id)
+        .await?
+        .into_iter()
+        .filter(|v| contains(&v.metadata, &metadata))
+        .skip(offset)
+        .take(limit)
+        .map(|v| {
+            json!({"assistant_id": v.assistant_id, "version": v.version, "graph_id": v.graph_id,
+                   "config": v.config, "context": v.context, "metadata": v.metadata,
+                   "created_at": v.created_at, "name": v.name, "description": v.description})
+        })
+        .collect();
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("Assistant {id} not found")));
+    }
+    Ok(axum::Json(versions).into_response())
+}
+
+async fn set_latest_version(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "assistant")?;
+    let Some(version) = body.get("version").and_then(Value::as_i64) else {
+        return Err(ApiError::unprocessable("\"version\" is a required property"));
+    };
+    let mut a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    let v = st
+        .db
+        .assistant_versions(&id)
+        .await?
+        .into_iter()
+        .find(|v| v.version == version)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("Version {version} not found for assistant {id}"))
+        })?;
+    a.config = v.config;
+    a.metadata = v.metadata;
+    a.name = v.name;
+    a.description = v.description;
+    a.graph_id = v.graph_id;
+    a.version = version;
+    a.updated_at = orrery_engine::now_iso();
+    st.db.point_assistant(&a).await?;
+    Ok(axum::Json(a).into_response())
+}

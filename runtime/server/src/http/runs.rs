@@ -1,0 +1,564 @@
+//! Runs: stateful and stateless creation, streaming, waiting, joining (`api-contract.md` §2.4,
+//! §3, §5, §6, §7).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::stream::{self, Stream, StreamExt};
+use orrery_api::{Run, STREAM_MODES};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::{ApiError, Body, check_uuid, obj_field};
+use crate::AppState;
+use crate::runs::{Frame, RunChannel, new_run, new_thread};
+
+/// Keep-alive cadence of streams and waits.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/threads/{thread_id}/runs", post(create_background_run).get(list_runs))
+        .route("/threads/{thread_id}/runs/stream", post(stream_run))
+        .route("/threads/{thread_id}/runs/wait", post(wait_run))
+        .route("/threads/{thread_id}/runs/{run_id}", get(get_run).delete(delete_run))
+        .route("/threads/{thread_id}/runs/{run_id}/join", get(join_run))
+        .route("/threads/{thread_id}/runs/{run_id}/stream", get(join_run_stream))
+        .route("/threads/{thread_id}/runs/{run_id}/cancel", post(cancel_run))
+        .route("/runs", post(create_stateless_run))
+        .route("/runs/stream", post(stream_stateless_run))
+        .route("/runs/wait", post(wait_stateless_run))
+        .route("/runs/batch", post(batch_runs))
+}
+
+/// A created run, subscribed before it can start so no event is missed.
+struct Created {
+    run: Run,
+    channel: Arc<RunChannel>,
+    events: mpsc::UnboundedReceiver<Frame>,
+    temporary: bool,
+}
+
+const RUN_KEYS: [&str; 14] = [
+    "input",
+    "command",
+    "config",
+    "context",
+    "stream_mode",
+    "interrupt_before",
+    "interrupt_after",
+    "webhook",
+    "feedback_keys",
+    "checkpoint_id",
+    "checkpoint",
+    "durability",
+    "after_seconds",
+    "checkpoint_during",
+];
+
+async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<Created, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::unprocessable("Request body must be an object"));
+    }
+    let Some(assistant_ref) = body.get("assistant_id").and_then(Value::as_str) else {
+        return Err(ApiError::unprocessable("\"assistant_id\" is a required property"));
+    };
+    let assistant = st.resolve_assistant(assistant_ref).await?;
+    let mut modes: Vec<Value> = match body.get("stream_mode") {
+        None | Some(Value::Null) => vec![json!("values")],
+        Some(Value::String(s)) => vec![json!(s)],
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(ApiError::unprocessable("Invalid stream_mode")),
+    };
+    for m in &modes {
+        let m = m.as_str().unwrap_or_default();
+        if !STREAM_MODES.contains(&m) {
+            return Err(ApiError::unprocessable(format!("Invalid stream_mode: {m}")));
+        }
+    }
+    modes.dedup();
+    if let Some(c) = body.get("checkpoint_id").and_then(Value::as_str)
+        && uuid::Uuid::parse_str(c).is_err()
+    {
+        return Err(ApiError::unprocessable("Invalid checkpoint ID"));
+    }
+    let config = obj_field(body, "config");
+    let context = obj_field(body, "context");
+    let configurable_given =
+        config.get("configurable").and_then(Value::as_object).is_some_and(|c| !c.is_empty());
+    if configurable_given && !context.is_empty() {
+        return Err(ApiError::bad_request(
+            "Cannot specify both configurable and context. Prefer setting context alone. Context was introduced in LangGraph 0.6.0 and is the long term planned replacement for configurable.",
+        ));
+    }
+    let has_resume =
+        body.get("command").and_then(|c| c.get("resume")).is_some_and(|r| !r.is_null());
+    let stateless = thread_id.is_none();
+    if stateless && has_resume {
+        return Err(ApiError::bad_request("You must provide a thread_id when resuming."));
+    }
+    let strategy = body.get("multitask_strategy").and_then(Value::as_str).unwrap_or("enqueue");
+    if !["reject", "enqueue", "interrupt", "rollback"].contains(&strategy) {
+        return Err(ApiError::unprocessable(format!("Invalid multitask_strategy: {strategy}")));
+    }
+    let run_metadata = obj_field(body, "metadata");
+
+    // The thread: existing, created on demand, or temporary.
+    let (mut thread, created_thread) = match thread_id {
+        Some(id) => {
+            check_uuid(id, "thread")?;
+            match st.db.get_thread(id).await? {
+                Some(t) => (t, false),
+                None if body.get("if_not_exists").and_then(Value::as_str) == Some("create") => {
+                    (new_thread(id, run_metadata.clone()), true)
+                }
+                None => return Err(ApiError::not_found("Thread or assistant not found.")),
+            }
+        }
+        None => (new_thread(&uuid::Uuid::now_v7().to_string(), run_metadata.clone()), true),
+    };
+    if created_thread {
+        st.db.insert_thread(&thread).await?;
+    } else {
+        let in_flight = st.db.in_flight_runs(&thread.thread_id).await?;
+        if !in_flight.is_empty() {
+            match strategy {
+                "reject" => {
+                    return Err(ApiError::conflict(
+                        "Thread is already running a task. Wait for it to finish or choose a different multitask strategy.",
+                    ));
+                }
+                "interrupt" | "rollback" => {
+                    for r in &in_flight {
+                        st.runs.cancel(r, strategy == "rollback").await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // The first run tells the thread which graph it belongs to.
+    let mut changed = false;
+    for (k, v) in [("graph_id", &assistant.graph_id), ("assistant_id", &assistant.assistant_id)] {
+        if !thread.metadata.contains_key(k) {
+            thread.metadata.insert(k.into(), json!(v));
+            changed = true;
+        }
+    }
+    if changed {
+        st.db.save_thread(&thread).await?;
+    }
+
+    let mut kwargs = Map::new();
+    for k in RUN_KEYS {
+        if let Some(v) = body.get(k) {
+            kwargs.insert(k.into(), v.clone());
+        }
+    }
+    kwargs.insert("stream_mode".into(), Value::Array(modes));
+    kwargs.insert(
+        "temporary".into(),
+        json!(stateless && body.get("on_completion").and_then(Value::as_str) != Some("keep")),
+    );
+    kwargs.insert(
+        "subgraphs".into(),
+        json!(body.get("stream_subgraphs").and_then(Value::as_bool).unwrap_or(false)),
+    );
+    kwargs.insert(
+        "resumable".into(),
+        json!(body.get("stream_resumable").and_then(Value::as_bool).unwrap_or(false)),
+    );
+    kwargs.entry("input").or_insert(Value::Null);
+    let mut metadata = assistant.metadata.clone();
+    metadata.extend(run_metadata);
+    let run = new_run(&thread.thread_id, &assistant.assistant_id, kwargs, metadata, strategy);
+    let channel = st.runs.channel(&run.run_id);
+    let events = channel.subscribe();
+    st.db.insert_run(&run).await?;
+    st.runs.wake();
+    let temporary = run.kwargs.get("temporary").and_then(Value::as_bool).unwrap_or(false);
+    Ok(Created { run, channel, events, temporary })
+}
+
+fn run_headers(resp: &mut Response, pairs: &[(&'static str, String)]) {
+    for (k, v) in pairs {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            resp.headers_mut().insert(*k, v);
+        }
+    }
+}
+
+fn frame_bytes(f: &Frame, with_id: bool) -> String {
+    if with_id {
+        format!("event: {}\r\ndata: {}\r\nid: {}\r\n\r\n", f.event, f.data, f.id)
+    } else {
+        format!("event: {}\r\ndata: {}\r\n\r\n", f.event, f.data)
+    }
+}
+
+/// An SSE body: the frames as they come, a heartbeat comment every 5 s, closed when the run ends.
+fn sse_stream(
+    replay: Vec<Frame>,
+    events: mpsc::UnboundedReceiver<Frame>,
+    with_ids: bool,
+) -> impl Stream<Item = Result<String, std::convert::Infallible>> + Send {
+    let replayed = stream::iter(replay.into_iter().map(move |f| Ok(frame_bytes(&f, with_ids))));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let live = stream::unfold((events, ticker), move |(mut events, mut ticker)| async move {
+        tokio::select! {
+            f = events.recv() => f.map(|f| (Ok(frame_bytes(&f, with_ids)), (events, ticker))),
+            _ = ticker.tick() => Some((Ok(": heartbeat\r\n\r\n".to_string()), (events, ticker))),
+        }
+    });
+    replayed.chain(live)
+}
+
+fn sse_response(
+    body: HttpBody,
+    location: Option<String>,
+    content_location: Option<String>,
+) -> Response {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    let mut pairs = Vec::new();
+    if let Some(l) = location {
+        pairs.push(("location", l));
+    }
+    if let Some(c) = content_location {
+        pairs.push(("content-location", c));
+    }
+    run_headers(&mut resp, &pairs);
+    resp
+}
+
+/// A `/wait` body: `\n` every 5 s while the run goes on, then the outcome's JSON.
+fn wait_body(channel: Arc<RunChannel>, fallback: Option<Value>) -> HttpBody {
+    let mut outcome = channel.outcome();
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let s = stream::unfold(Some((outcome.clone(), ticker, fallback)), move |state| {
+        let _ = &mut outcome;
+        async move {
+            let (mut rx, mut ticker, fallback) = state?;
+            loop {
+                if let Some(o) = rx.borrow().clone() {
+                    return Some((Ok::<_, std::convert::Infallible>(o.body.to_string()), None));
+                }
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            let body = fallback.clone().unwrap_or_else(|| json!({}));
+                            return Some((Ok(body.to_string()), None));
+                        }
+                    }
+                    _ = ticker.tick() => return Some((Ok("\n".to_string()), Some((rx, ticker, fallback)))),
+                }
+            }
+        }
+    });
+    HttpBody::from_stream(s)
+}
+
+async fn stream_created(st: &AppState, c: Created, stateless: bool) -> Response {
+    let resumable = c.run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
+    let tid = &c.run.thread_id;
+    let rid = &c.run.run_id;
+    let (location, content_location) = if stateless {
+        (format!("/runs/{rid}/stream"), format!("/runs/{rid}"))
+    } else {
+        (format!("/threads/{tid}/runs/{rid}/stream"), format!("/threads/{tid}/runs/{rid}"))
+    };
+    if c.temporary {
+        st.runs.delete_when_done(Arc::clone(&c.channel), tid.clone());
+    }
+    let body = HttpBody::from_stream(sse_stream(Vec::new(), c.events, resumable));
+    sse_response(body, Some(location), Some(content_location))
+}
+
+async fn stream_run(
+    State(st): State<Arc<AppState>>,
+    Path(tid): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let c = create(&st, Some(&tid), &body).await?;
+    Ok(stream_created(&st, c, false).await)
+}
+
+async fn stream_stateless_run(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let c = create(&st, None, &body).await?;
+    Ok(stream_created(&st, c, true).await)
+}
+
+fn wait_created(st: &AppState, c: Created) -> Response {
+    let tid = &c.run.thread_id;
+    let rid = &c.run.run_id;
+    if c.temporary {
+        st.runs.delete_when_done(Arc::clone(&c.channel), tid.clone());
+    }
+    let mut resp = Response::new(wait_body(Arc::clone(&c.channel), None));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    run_headers(
+        &mut resp,
+        &[
+            ("location", format!("/threads/{tid}/runs/{rid}/join")),
+            ("content-location", format!("/threads/{tid}/runs/{rid}")),
+        ],
+    );
+    resp
+}
+
+async fn wait_run(
+    State(st): State<Arc<AppState>>,
+    Path(tid): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let c = create(&st, Some(&tid), &body).await?;
+    Ok(wait_created(&st, c))
+}
+
+async fn wait_stateless_run(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let c = create(&st, None, &body).await?;
+    Ok(wait_created(&st, c))
+}
+
+async fn create_background_run(
+    State(st): State<Arc<AppState>>,
+    Path(tid): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let c = create(&st, Some(&tid), &body).await?;
+    let loc = format!("/threads/{}/runs/{}", c.run.thread_id, c.run.run_id);
+    let mut resp = axum::Json(&c.run).into_response();
+    run_headers(&mut resp, &[("content-location", loc)]);
+    Ok(resp)
+}
+
+async fn create_stateless_run(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let c = create(&st, None, &body).await?;
+    if c.temporary {
+        st.runs.delete_when_done(Arc::clone(&c.channel), c.run.thread_id.clone());
+    }
+    let loc = format!("/runs/{}", c.run.run_id);
+    let mut resp = axum::Json(&c.run).into_response();
+    run_headers(&mut resp, &[("content-location", loc)]);
+    Ok(resp)
+}
+
+async fn batch_runs(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let Value::Array(items) = body else {
+        return Err(ApiError::unprocessable("Request body must be an array of runs"));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let c = create(&st, None, item).await?;
+        if c.temporary {
+            st.runs.delete_when_done(Arc::clone(&c.channel), c.run.thread_id.clone());
+        }
+        out.push(c.run);
+    }
+    Ok(axum::Json(out).into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    status: Option<String>,
+}
+
+async fn list_runs(
+    State(st): State<Arc<AppState>>,
+    Path(tid): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    check_uuid(&tid, "thread")?;
+    st.thread(&tid).await?;
+    let runs = st
+        .db
+        .list_runs(
+            &tid,
+            q.status.as_deref(),
+            q.limit.unwrap_or(10).clamp(0, 10_000),
+            q.offset.unwrap_or(0).max(0),
+        )
+        .await?;
+    Ok(axum::Json(runs).into_response())
+}
+
+async fn get_run(
+    State(st): State<Arc<AppState>>,
+    Path((tid, rid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_uuid(&tid, "thread")?;
+    check_uuid(&rid, "run")?;
+    let run =
+        st.db.get_run(&tid, &rid).await?.ok_or_else(|| ApiError::not_found("Run not found"))?;
+    Ok(axum::Json(run).into_response())
+}
+
+async fn delete_run(
+    State(st): State<Arc<AppState>>,
+    Path((tid, rid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_uuid(&tid, "thread")?;
+    check_uuid(&rid, "run")?;
+    if !st.db.delete_run(&tid, &rid).await? {
+        return Err(ApiError::not_found("Run not found"));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The `/join` body of a run that is no longer live: the thread's stored outcome (§6 rule 4).
+fn stored_outcome(thread: &orrery_api::Thread) -> Value {
+    if let Some(err) = thread.error.as_ref().filter(|e| !e.is_null())
+        && thread.status == orrery_api::ThreadStatus::Error
+    {
+        return json!({"__error__": err});
+    }
+    let mut values = thread.values.clone().unwrap_or_else(|| json!({}));
+    if thread.status == orrery_api::ThreadStatus::Interrupted {
+        let all: Vec<Value> = thread
+            .interrupts
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|m| m.values().flat_map(|v| v.as_array().cloned().unwrap_or_default()).collect())
+            .unwrap_or_default();
+        if !all.is_empty()
+            && let Some(o) = values.as_object_mut()
+        {
+            o.insert("__interrupt__".into(), Value::Array(all));
+        }
+    }
+    values
+}
+
+async fn join_run(
+    State(st): State<Arc<AppState>>,
+    Path((tid, rid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_uuid(&tid, "thread")?;
+    check_uuid(&rid, "run")?;
+    let json_resp = |v: Value| {
+        let mut r = axum::Json(v).into_response();
+        *r.status_mut() = StatusCode::OK;
+        r
+    };
+    let Some(run) = st.db.get_run(&tid, &rid).await? else {
+        return Ok(json_resp(
+            json!({"__error__": {"error": "HTTPException", "message": "404: Run not found"}}),
+        ));
+    };
+    let thread = st.thread(&tid).await?;
+    if run.status.in_flight() {
+        let channel = st.runs.channel(&rid);
+        let mut resp = Response::new(wait_body(channel, Some(stored_outcome(&thread))));
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(resp);
+    }
+    Ok(json_resp(stored_outcome(&thread)))
+}
+
+async fn join_run_stream(
+    State(st): State<Arc<AppState>>,
+    Path((tid, rid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_uuid(&tid, "thread")?;
+    check_uuid(&rid, "run")?;
+    let run = st.db.get_run(&tid, &rid).await?;
+    let Some(run) = run else {
+        let err = Frame {
+            event: "error".into(),
+            data: json!({"error": "HTTPException", "message": "404: Run not found"}).to_string(),
+            id: String::new(),
+        };
+        let (_tx, rx) = mpsc::unbounded_channel();
+        drop(_tx);
+        return Ok(sse_response(
+            HttpBody::from_stream(sse_stream(vec![err], rx, false)),
+            None,
+            None,
+        ));
+    };
+    let resumable = run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
+    let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    match st.runs.existing_channel(&rid).filter(|_| run.status.in_flight()) {
+        Some(ch) => {
+            let rx = ch.subscribe();
+            let replay: Vec<Frame> = match (&last_id, resumable) {
+                (Some(id), true) => ch
+                    .history()
+                    .into_iter()
+                    .filter(|f| id == "-" || f.id.as_str() > id.as_str())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Ok(sse_response(HttpBody::from_stream(sse_stream(replay, rx, resumable)), None, None))
+        }
+        None => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            drop(tx);
+            Ok(sse_response(
+                HttpBody::from_stream(sse_stream(Vec::new(), rx, resumable)),
+                None,
+                None,
+            ))
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct CancelQuery {
+    wait: Option<String>,
+    action: Option<String>,
+}
+
+async fn cancel_run(
+    State(st): State<Arc<AppState>>,
+    Path((tid, rid)): Path<(String, String)>,
+    Query(q): Query<CancelQuery>,
+) -> Result<Response, ApiError> {
+    check_uuid(&tid, "thread")?;
+    check_uuid(&rid, "run")?;
+    let run = st.db.get_run(&tid, &rid).await?;
+    let Some(run) = run.filter(|r| r.status.in_flight()) else {
+        return Err(ApiError::not_found(
+            "No matching runs to cancel. Please verify the thread ID and run ID are correct, and that the run is pending or running.",
+        ));
+    };
+    let rollback = q.action.as_deref() == Some("rollback");
+    let channel = st.runs.existing_channel(&rid);
+    st.runs.cancel(&run, rollback).await?;
+    if matches!(q.wait.as_deref(), Some("1" | "true" | "yes")) {
+        if let Some(ch) = channel {
+            let mut rx = ch.outcome();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), rx.wait_for(Option::is_some)).await;
+        }
+        return Ok(axum::Json(json!({})).into_response());
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
+}

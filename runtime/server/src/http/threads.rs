@@ -1,0 +1,411 @@
+//! Threads, state and history (`api-contract.md` §2.3, §8).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use orrery_api::{CheckpointConfig, Interrupt, ThreadState, ThreadTask};
+use orrery_engine::{CompiledGraph, RunConfig, StateSnapshot};
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging};
+use crate::AppState;
+use crate::runs::new_thread;
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/threads", post(create_thread))
+        .route("/threads/search", post(search_threads))
+        .route("/threads/count", post(count_threads))
+        .route("/threads/{thread_id}", get(get_thread).patch(patch_thread).delete(delete_thread))
+        .route("/threads/{thread_id}/state", get(get_thread_state).post(update_thread_state))
+        .route("/threads/{thread_id}/state/checkpoint", post(get_thread_state_at_config))
+        .route("/threads/{thread_id}/state/{checkpoint_id}", get(get_thread_state_at))
+        .route("/threads/{thread_id}/history", get(get_history).post(post_history))
+}
+
+async fn create_thread(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let id = match body.get("thread_id").and_then(Value::as_str) {
+        Some(id) => {
+            check_uuid(id, "thread")?;
+            id.to_string()
+        }
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    let t = new_thread(&id, obj_field(&body, "metadata"));
+    if st.db.insert_thread(&t).await? {
+        return Ok(axum::Json(t).into_response());
+    }
+    match body.get("if_exists").and_then(Value::as_str) {
+        Some("do_nothing") => {
+            let existing =
+                st.db.get_thread(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+            Ok(axum::Json(existing).into_response())
+        }
+        _ => Err(ApiError::conflict(format!("Thread with ID {id} already exists"))),
+    }
+}
+
+fn filtered(
+    all: Vec<orrery_api::Thread>,
+    body: &Value,
+) -> Result<Vec<orrery_api::Thread>, ApiError> {
+    let metadata = obj_field(body, "metadata");
+    let values = obj_field(body, "values");
+    let status = body.get("status").and_then(Value::as_str);
+    let ids: Option<Vec<String>> = match body.get("ids") {
+        Some(Value::Array(a)) => {
+            let mut out = Vec::new();
+            for v in a {
+                let s = v.as_str().unwrap_or_default();
+                if uuid::Uuid::parse_str(s).is_err() {
+                    return Err(ApiError::bad_request(format!("Invalid thread ID {s}")));
+                }
+                out.push(s.to_string());
+            }
+            Some(out)
+        }
+        _ => None,
+    };
+    Ok(all
+        .into_iter()
+        .filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&t.thread_id)))
+        .filter(|t| status.is_none_or(|s| t.status.as_str() == s))
+        .filter(|t| contains(&t.metadata, &metadata))
+        .filter(|t| {
+            values.is_empty()
+                || t.values
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .is_some_and(|v| contains(v, &values))
+        })
+        .collect())
+}
+
+async fn search_threads(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = paging(&body, 10)?;
+    let mut items = filtered(st.db.list_threads().await?, &body)?;
+    let sort_by = body.get("sort_by").and_then(Value::as_str);
+    let key = |t: &orrery_api::Thread| -> String {
+        match sort_by {
+            Some("thread_id") => t.thread_id.clone(),
+            Some("status") => t.status.as_str().to_string(),
+            Some("created_at") => t.created_at.clone(),
+            Some("state_updated_at") => t.state_updated_at.clone(),
+            _ => t.updated_at.clone(),
+        }
+    };
+    items.sort_by_key(key);
+    let asc = sort_by.is_some() && body.get("sort_order").and_then(Value::as_str) == Some("asc");
+    if !asc {
+        items.reverse();
+    }
+    Ok(page(items, limit, offset))
+}
+
+async fn count_threads(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    Ok(axum::Json(filtered(st.db.list_threads().await?, &body)?.len()).into_response())
+}
+
+async fn get_thread(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "thread")?;
+    Ok(axum::Json(st.thread(&id).await?).into_response())
+}
+
+async fn patch_thread(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "thread")?;
+    let mut t = st.db.get_thread(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    for (k, v) in obj_field(&body, "metadata") {
+        t.metadata.insert(k, v);
+    }
+    t.updated_at = orrery_engine::now_iso();
+    st.db.save_thread(&t).await?;
+    let minimal = headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("return=minimal"));
+    if minimal {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(axum::Json(t).into_response())
+}
+
+async fn delete_thread(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "thread")?;
+    if !st.db.delete_thread(&id).await? {
+        return Err(ApiError::not_found(format!("Thread with ID {id} not found")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A checkpoint pointer as the API shows it.
+fn checkpoint_config(v: &Value) -> Option<CheckpointConfig> {
+    Some(CheckpointConfig {
+        checkpoint_id: v.get("checkpoint_id")?.as_str()?.to_string(),
+        thread_id: v.get("thread_id")?.as_str()?.to_string(),
+        checkpoint_ns: v
+            .get("checkpoint_ns")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        checkpoint_map: v.get("checkpoint_map").and_then(Value::as_object).cloned(),
+    })
+}
+
+/// An engine snapshot as a `ThreadState`.
+pub(crate) fn thread_state(s: &StateSnapshot) -> ThreadState {
+    if s.metadata.is_none() {
+        return ThreadState::empty();
+    }
+    let checkpoint = checkpoint_config(&s.config);
+    let parent_checkpoint = s.parent_config.as_ref().and_then(checkpoint_config);
+    let interrupt =
+        |i: &orrery_engine::Interrupt| Interrupt { id: i.id.clone(), value: i.value.clone() };
+    ThreadState {
+        values: s.values.clone(),
+        next: s.next.clone(),
+        tasks: s
+            .tasks
+            .iter()
+            .map(|t| ThreadTask {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                path: t.path.clone(),
+                error: t
+                    .error
+                    .as_ref()
+                    .map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())),
+                interrupts: t.interrupts.iter().map(interrupt).collect(),
+                checkpoint: t.state.as_ref().filter(|v| v.get("values").is_none()).map(|v| {
+                    CheckpointConfig {
+                        checkpoint_id: String::new(),
+                        thread_id: v["thread_id"].as_str().unwrap_or_default().to_string(),
+                        checkpoint_ns: v["checkpoint_ns"].as_str().unwrap_or_default().to_string(),
+                        checkpoint_map: None,
+                    }
+                }),
+                state: None,
+                result: t.result.clone(),
+            })
+            .collect(),
+        metadata: s.metadata.as_ref().and_then(Value::as_object).cloned(),
+        created_at: s.created_at.clone(),
+        checkpoint_id: checkpoint.as_ref().map(|c| c.checkpoint_id.clone()),
+        parent_checkpoint_id: parent_checkpoint.as_ref().map(|c| c.checkpoint_id.clone()),
+        checkpoint,
+        parent_checkpoint,
+        interrupts: s.interrupts.iter().map(interrupt).collect(),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StateQuery {
+    subgraphs: Option<String>,
+}
+
+fn truthy(v: Option<&str>) -> bool {
+    matches!(v, Some("true" | "1" | "yes"))
+}
+
+async fn state_at(
+    st: &AppState,
+    id: &str,
+    checkpoint: Option<&Value>,
+    subgraphs: bool,
+) -> Result<Response, ApiError> {
+    check_uuid(id, "thread")?;
+    let thread = st.thread(id).await?;
+    let Some(graph) = st.thread_graph(&thread) else {
+        return Ok(axum::Json(ThreadState::empty()).into_response());
+    };
+    let mut cfg = RunConfig::thread(id);
+    if let Some(c) = checkpoint {
+        cfg.checkpoint_id = c.get("checkpoint_id").and_then(Value::as_str).map(str::to_string);
+        cfg.checkpoint_ns =
+            c.get("checkpoint_ns").and_then(Value::as_str).unwrap_or_default().to_string();
+    }
+    let snap = graph.get_state(&cfg, subgraphs).await?;
+    Ok(axum::Json(thread_state(&snap)).into_response())
+}
+
+async fn get_thread_state(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<StateQuery>,
+) -> Result<Response, ApiError> {
+    state_at(&st, &id, None, truthy(q.subgraphs.as_deref())).await
+}
+
+async fn get_thread_state_at(
+    State(st): State<Arc<AppState>>,
+    Path((id, checkpoint_id)): Path<(String, String)>,
+    Query(q): Query<StateQuery>,
+) -> Result<Response, ApiError> {
+    state_at(
+        &st,
+        &id,
+        Some(&json!({"checkpoint_id": checkpoint_id})),
+        truthy(q.subgraphs.as_deref()),
+    )
+    .await
+}
+
+async fn get_thread_state_at_config(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let subgraphs = body.get("subgraphs").and_then(Value::as_bool).unwrap_or(false);
+    state_at(&st, &id, body.get("checkpoint"), subgraphs).await
+}
+
+async fn update_thread_state(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "thread")?;
+    let mut thread = st.thread(&id).await?;
+    let graph = st.thread_graph(&thread).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Thread {id} has no assigned graph ID. This usually happens if no runs have been made on this thread. Please make sure to run the thread at least once before updating its state."
+        ))
+    })?;
+    let in_flight = st.db.in_flight_runs(&id).await?;
+    if !in_flight.is_empty() {
+        let ids: Vec<&str> = in_flight.iter().map(|r| r.run_id.as_str()).collect();
+        return Err(ApiError::conflict(format!("Thread {id} has in-flight runs: {ids:?}")));
+    }
+    let mut cfg = RunConfig::thread(&id);
+    cfg.checkpoint_id = body
+        .get("checkpoint_id")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            body.get("checkpoint").and_then(|c| c.get("checkpoint_id")).and_then(Value::as_str)
+        })
+        .map(str::to_string);
+    let values = body.get("values").cloned().filter(|v| !v.is_null());
+    let as_node = body.get("as_node").and_then(Value::as_str);
+    let cp = graph.update_state(&cfg, values, as_node).await?;
+    // The thread shows the new head.
+    let snap = graph.get_state(&RunConfig::thread(&id), false).await?;
+    thread.values = Some(snap.values.clone());
+    thread.status = if snap.next.is_empty() {
+        orrery_api::ThreadStatus::Idle
+    } else {
+        orrery_api::ThreadStatus::Interrupted
+    };
+    let now = orrery_engine::now_iso();
+    thread.updated_at = now.clone();
+    thread.state_updated_at = now;
+    st.db.save_thread(&thread).await?;
+    let checkpoint = checkpoint_config(&cp).map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
+    Ok(axum::Json(json!({
+        "checkpoint": checkpoint,
+        "configurable": checkpoint,
+        "checkpoint_id": cp.get("checkpoint_id"),
+    }))
+    .into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct HistoryQuery {
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+async fn history(
+    st: &AppState,
+    id: &str,
+    limit: usize,
+    before: Option<String>,
+    filter: Option<Map<String, Value>>,
+    ns: String,
+) -> Result<Response, ApiError> {
+    check_uuid(id, "thread")?;
+    let thread = st.thread(id).await?;
+    let Some(graph) = st.thread_graph(&thread) else {
+        return Ok(axum::Json(Vec::<ThreadState>::new()).into_response());
+    };
+    let mut cfg = RunConfig::thread(id);
+    cfg.checkpoint_ns = ns;
+    let hist = graph.get_state_history(&cfg, filter, before, Some(limit)).await?;
+    Ok(axum::Json(hist.iter().map(thread_state).collect::<Vec<_>>()).into_response())
+}
+
+async fn get_history(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let limit = match q.limit.as_deref() {
+        None => 1,
+        Some(l) => l.parse::<usize>().map_err(|_| ApiError::unprocessable("Invalid limit"))?,
+    };
+    history(&st, &id, limit, q.before, None, String::new()).await
+}
+
+async fn post_history(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let (limit, _) = paging(&body, 1)?;
+    let before = match body.get("before") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(o)) => o
+            .get("configurable")
+            .and_then(|c| c.get("checkpoint_id"))
+            .or_else(|| o.get("checkpoint_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    };
+    let filter = body.get("metadata").and_then(Value::as_object).cloned();
+    let ns = body
+        .get("checkpoint")
+        .and_then(|c| c.get("checkpoint_ns"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    history(&st, &id, limit, before, filter, ns).await
+}
+
+impl AppState {
+    /// A thread or `404 Thread with ID <id> not found`.
+    pub(crate) async fn thread(&self, id: &str) -> Result<orrery_api::Thread, ApiError> {
+        self.db
+            .get_thread(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Thread with ID {id} not found")))
+    }
+
+    /// The graph a thread ran (from its `graph_id` metadata).
+    pub(crate) fn thread_graph(&self, thread: &orrery_api::Thread) -> Option<CompiledGraph> {
+        let g = thread.metadata.get("graph_id").and_then(Value::as_str)?;
+        self.registry.get(g).cloned()
+    }
+}

@@ -1,0 +1,137 @@
+//! `orrery-runtime`: an agent server that speaks the LangGraph Server HTTP API, runs graphs on
+//! the orrery engine and keeps everything in SQLite.
+//!
+//! The flow of a run: an HTTP handler (`http/runs.rs`) validates the request, stores a pending
+//! run and subscribes to its events; a worker (`runs.rs`) claims it, drives the engine, which
+//! persists each checkpoint through `db::SqliteSaver`, and publishes every stream event to the
+//! subscribers as SSE frames; the outcome is recorded on the run and its thread before the
+//! stream closes.
+
+pub mod db;
+pub mod graphs;
+mod http;
+pub mod runs;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use orrery_api::Assistant;
+use serde_json::{Map, json};
+
+use crate::db::{Db, SqliteSaver};
+use crate::graphs::{Registry, system_assistant_id};
+use crate::http::ApiError;
+use crate::runs::Runs;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Served graphs.
+    pub registry: Arc<Registry>,
+    /// The run queue.
+    pub runs: Arc<Runs>,
+}
+
+/// How to start a runtime.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the SQLite file lives.
+    pub data_dir: PathBuf,
+    /// Run workers.
+    pub workers: usize,
+}
+
+impl AppState {
+    /// Opens the database, registers the graphs and their system assistants, requeues runs a
+    /// previous process left running, and starts the workers.
+    ///
+    /// # Errors
+    /// When the data dir or the database cannot be opened.
+    pub async fn start(options: &Options) -> anyhow::Result<Arc<AppState>> {
+        std::fs::create_dir_all(&options.data_dir)?;
+        let db = Db::open(&options.data_dir).await?;
+        let registry = Arc::new(Registry::bundled(SqliteSaver::new(db.clone()))?);
+        for graph_id in registry.ids() {
+            let now = orrery_engine::now_iso();
+            let mut metadata = Map::new();
+            metadata.insert("created_by".into(), json!("system"));
+            let a = Assistant {
+                assistant_id: system_assistant_id(graph_id),
+                graph_id: graph_id.to_string(),
+                config: Map::new(),
+                context: Map::new(),
+                metadata,
+                name: graph_id.to_string(),
+                created_at: now.clone(),
+                updated_at: now,
+                version: 1,
+                description: None,
+            };
+            db.insert_assistant(&a).await?;
+        }
+        let requeued = db.requeue_running().await?;
+        if requeued > 0 {
+            tracing::info!("requeued {requeued} runs left running by a previous process");
+        }
+        let runs = Runs::new(db.clone(), Arc::clone(&registry));
+        runs.start_workers(options.workers);
+        Ok(Arc::new(AppState { db, registry, runs }))
+    }
+
+    /// An assistant by UUID or by graph name (its system assistant).
+    pub(crate) async fn resolve_assistant(&self, id: &str) -> Result<Assistant, ApiError> {
+        let uuid = if uuid::Uuid::parse_str(id).is_ok() {
+            id.to_string()
+        } else if self.registry.get(id).is_some() {
+            system_assistant_id(id)
+        } else {
+            let graphs: Vec<&str> = self.registry.ids().collect();
+            return Err(ApiError::unprocessable(format!(
+                "Invalid assistant: '{id}'. Must be either:\n- A valid assistant UUID, or\n- One of the registered graphs: {}",
+                graphs.join(", ")
+            )));
+        };
+        self.db
+            .get_assistant(&uuid)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Assistant {uuid} not found")))
+    }
+}
+
+/// The API router.
+pub fn app(state: Arc<AppState>) -> axum::Router {
+    http::router(state)
+}
+
+/// Binds `addr`; a busy port is an error that says so (never a silent move to another port).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "port {} on {} is already in use: stop the other server or pass --port",
+                addr.port(),
+                addr.ip()
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {addr}: {e}")
+        }
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// When the server fails.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `orrery-runtime dev|serve`: the agent server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+// The allocator the benchmarks measured the engine with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "orrery-runtime",
+    version,
+    about = "An agent server that speaks the LangGraph Server API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Development server: the bundled graphs (or a langgraph.json), SQLite under .orrery/.
+    Dev(Args),
+    /// Production server: same flags.
+    Serve(Args),
+}
+
+#[derive(clap::Args)]
+struct Args {
+    /// Interface to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 2024)]
+    port: u16,
+    /// A langgraph.json (not read yet: the bundled graphs are served).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the SQLite database lives.
+    #[arg(long, default_value = ".orrery")]
+    data_dir: PathBuf,
+    /// Run workers.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("orrery-runtime: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (Mode::Dev(args) | Mode::Serve(args)) = cli.command;
+    if let Some(c) = &args.config {
+        anyhow::bail!(
+            "{}: langgraph.json projects are not supported yet; run without --config to serve the bundled graphs",
+            c.display()
+        );
+    }
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = orrery_runtime::bind(addr).await?;
+    let options = orrery_runtime::Options { data_dir: args.data_dir, workers: args.workers };
+    let state = orrery_runtime::AppState::start(&options).await?;
+    tracing::info!("orrery-runtime listening on http://{}", listener.local_addr()?);
+    orrery_runtime::serve(state, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

@@ -1,0 +1,609 @@
+//! The run queue and its workers: pending runs are rows in the database; workers claim them,
+//! drive the engine, publish stream events to subscribers, and record the outcome.
+//!
+//! Architecture Invariant: a run's status is final in the database before its subscribers see
+//! the end of the stream (clients re-read the run when a stream closes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orrery_api::{Run, RunStatus, Thread, ThreadStatus};
+use orrery_engine::{Breakpoints, Command, Goto, Input, RunConfig, Send, StreamEvent, StreamMode};
+use serde_json::{Map, Value, json};
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::db::Db;
+use crate::graphs::Registry;
+
+/// One server-sent event of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// Event name (`metadata`, `values`, `updates|sub:<id>`...).
+    pub event: String,
+    /// Compact JSON.
+    pub data: String,
+    /// `<ms>-<seq>`, as the real server numbers events.
+    pub id: String,
+}
+
+/// How a run ended, for `/wait` and `/join`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Final run status.
+    pub status: RunStatus,
+    /// The `/wait` body.
+    pub body: Value,
+}
+
+/// Live fan-out of one run's events.
+#[derive(Default)]
+pub struct RunChannel {
+    cancel: Notify,
+    /// 0 = running, 1 = interrupt requested, 2 = rollback requested.
+    cancel_kind: std::sync::atomic::AtomicU8,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Frame>>>,
+    history: Mutex<Vec<Frame>>,
+    done: Mutex<Option<watch::Sender<Option<Outcome>>>>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl RunChannel {
+    /// Receives every event published from now on; closes when the run ends.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Frame> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut s) = self.subscribers.lock() {
+            s.push(tx);
+        }
+        rx
+    }
+
+    /// Events published so far (kept for resumable runs).
+    pub fn history(&self) -> Vec<Frame> {
+        self.history.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Resolves when the run has ended.
+    pub fn outcome(&self) -> watch::Receiver<Option<Outcome>> {
+        let mut guard = match self.done.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match guard.as_ref() {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = watch::channel(None);
+                *guard = Some(tx);
+                rx
+            }
+        }
+    }
+
+    fn request_cancel(&self, rollback: bool) {
+        self.cancel_kind.store(if rollback { 2 } else { 1 }, std::sync::atomic::Ordering::SeqCst);
+        self.cancel.notify_waiters();
+        self.cancel.notify_one();
+    }
+
+    async fn cancelled(&self) -> bool {
+        loop {
+            match self.cancel_kind.load(std::sync::atomic::Ordering::SeqCst) {
+                0 => self.cancel.notified().await,
+                k => return k == 2,
+            }
+        }
+    }
+
+    fn publish(&self, event: String, data: &Value) {
+        let ms = chrono::Utc::now().timestamp_millis();
+        let _ = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let frame = Frame { event, data: data.to_string(), id: format!("{ms}-0") };
+        if let Ok(mut h) = self.history.lock() {
+            h.push(frame.clone());
+        }
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.retain(|s| s.send(frame.clone()).is_ok());
+        }
+    }
+
+    fn finish(&self, outcome: Outcome) {
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.clear(); // dropping the senders ends every subscriber's stream
+        }
+        let _ = self.outcome();
+        if let Ok(guard) = self.done.lock()
+            && let Some(tx) = guard.as_ref()
+        {
+            let _ = tx.send(Some(outcome));
+        }
+    }
+}
+
+/// The run queue.
+pub struct Runs {
+    db: Db,
+    registry: Arc<Registry>,
+    wake: Notify,
+    live: Mutex<HashMap<String, Arc<RunChannel>>>,
+}
+
+/// Error classes whose message a run stream passes through; others are masked.
+const PASS_THROUGH: [&str; 12] = [
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "AttributeError",
+    "RuntimeError",
+    "RecursionError",
+    "GraphRecursionError",
+    "TimeoutError",
+    "InvalidUpdateError",
+    "EmptyInputError",
+    "HTTPException",
+    "PanicError",
+];
+
+impl Runs {
+    /// A queue over `db`.
+    pub fn new(db: Db, registry: Arc<Registry>) -> Arc<Runs> {
+        Arc::new(Runs { db, registry, wake: Notify::new(), live: Mutex::new(HashMap::new()) })
+    }
+
+    /// The live channel of a run (created on first use).
+    pub fn channel(&self, run_id: &str) -> Arc<RunChannel> {
+        let mut live = match self.live.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        Arc::clone(live.entry(run_id.to_string()).or_default())
+    }
+
+    /// The live channel of a run, if it is still known.
+    pub fn existing_channel(&self, run_id: &str) -> Option<Arc<RunChannel>> {
+        self.live.lock().ok().and_then(|l| l.get(run_id).cloned())
+    }
+
+    /// Tells the workers there is work.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+        self.wake.notify_one();
+    }
+
+    /// Starts `n` workers.
+    pub fn start_workers(self: &Arc<Self>, n: usize) {
+        for _ in 0..n.max(1) {
+            let me = Arc::clone(self);
+            tokio::spawn(async move { me.work().await });
+        }
+    }
+
+    async fn work(self: Arc<Self>) {
+        loop {
+            match self.db.claim_run().await {
+                Ok(Some(run)) => self.execute(run).await,
+                Ok(None) => {
+                    // Woken by new runs; the timeout picks up runs whose start was delayed.
+                    let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified())
+                        .await;
+                }
+                Err(e) => {
+                    tracing::error!("claiming a run failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Cancels a run: a pending one at once, a running one by stopping its task. `rollback`
+    /// also deletes the run and the checkpoints it made.
+    pub async fn cancel(&self, run: &Run, rollback: bool) -> Result<(), crate::db::DbError> {
+        if run.status == RunStatus::Pending && self.db.cancel_pending(&run.run_id, rollback).await?
+        {
+            self.settle_thread(&run.thread_id, None).await?;
+            if let Some(ch) = self.existing_channel(&run.run_id) {
+                ch.finish(Outcome { status: RunStatus::Interrupted, body: json!({}) });
+            }
+            return Ok(());
+        }
+        if let Some(ch) = self.existing_channel(&run.run_id) {
+            ch.request_cancel(rollback);
+        }
+        Ok(())
+    }
+
+    /// Recomputes a thread's status after a cancelled run (from its latest checkpoint).
+    async fn settle_thread(
+        &self,
+        thread_id: &str,
+        error: Option<Value>,
+    ) -> Result<(), crate::db::DbError> {
+        let Some(mut thread) = self.db.get_thread(thread_id).await? else { return Ok(()) };
+        let graph = thread
+            .metadata
+            .get("graph_id")
+            .and_then(Value::as_str)
+            .and_then(|g| self.registry.get(g))
+            .cloned();
+        let mut next = false;
+        if let Some(g) = graph
+            && let Ok(s) = g.get_state(&RunConfig::thread(thread_id), false).await
+        {
+            next = !s.next.is_empty();
+            if s.metadata.is_some() {
+                thread.values = Some(s.values);
+            }
+        }
+        thread.status = if next { ThreadStatus::Interrupted } else { ThreadStatus::Idle };
+        if error.is_some() {
+            thread.error = error;
+        }
+        thread.updated_at = orrery_engine::now_iso();
+        self.db.settle_thread(&thread).await
+    }
+
+    /// Deletes a temporary (stateless) run's thread once the run has ended.
+    pub fn delete_when_done(self: &Arc<Self>, channel: Arc<RunChannel>, thread_id: String) {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut rx = channel.outcome();
+            if rx.wait_for(Option::is_some).await.is_ok()
+                && let Err(e) = me.db.delete_thread(&thread_id).await
+            {
+                tracing::warn!("deleting temporary thread {thread_id}: {e}");
+            }
+        });
+    }
+
+    async fn execute(&self, run: Run) {
+        let ch = self.channel(&run.run_id);
+        ch.publish("metadata".into(), &json!({"run_id": run.run_id, "attempt": 1}));
+        let driven = tokio::select! {
+            o = self.drive(&run, &ch) => Some(o),
+            rollback = ch.cancelled() => {
+                if let Err(e) = self.finish_cancelled(&run, rollback).await {
+                    tracing::error!(run_id = %run.run_id, "recording a cancelled run failed: {e}");
+                }
+                None
+            }
+        };
+        let outcome = match driven {
+            None => Outcome { status: RunStatus::Interrupted, body: json!({}) },
+            Some(Ok(o)) => o,
+            Some(Err(e)) => {
+                tracing::error!(run_id = %run.run_id, "run failed before it started: {e}");
+                let err = json!({"error": "RuntimeError", "message": e});
+                ch.publish("error".into(), &err);
+                Outcome { status: RunStatus::Error, body: json!({"__error__": err}) }
+            }
+        };
+        ch.finish(outcome);
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(&run.run_id);
+        }
+        self.wake();
+    }
+
+    async fn finish_cancelled(&self, run: &Run, rollback: bool) -> Result<(), crate::db::DbError> {
+        if rollback {
+            self.db.rollback_run(&run.thread_id, &run.run_id).await?;
+            self.settle_thread(&run.thread_id, None).await
+        } else {
+            self.db.set_run_status(&run.run_id, RunStatus::Interrupted).await?;
+            let err = json!({"error": "UserInterrupt", "message": format!("interrupt requested via POST /threads/{}/runs/{}/cancel", run.thread_id, run.run_id)});
+            self.settle_thread(&run.thread_id, Some(err)).await
+        }
+    }
+
+    /// Runs the graph and records the outcome. `Err` only for failures before the graph starts.
+    async fn drive(&self, run: &Run, ch: &RunChannel) -> Result<Outcome, String> {
+        let db_err = |e: crate::db::DbError| e.to_string();
+        let assistant = self
+            .db
+            .get_assistant(&run.assistant_id)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| format!("assistant {} not found", run.assistant_id))?;
+        let graph = self
+            .registry
+            .get(&assistant.graph_id)
+            .ok_or_else(|| format!("graph {} not found", assistant.graph_id))?
+            .clone();
+        let mut thread = self
+            .db
+            .get_thread(&run.thread_id)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| format!("thread {} not found", run.thread_id))?;
+        let kwargs = &run.kwargs;
+        let requested = stream_modes(kwargs);
+        let (config, input) = run_config(run, &assistant, kwargs, &requested)?;
+
+        let (tx, mut rx) = mpsc::unbounded_channel::<StreamEvent>();
+        let legacy_messages = requested.iter().any(|m| m == "messages");
+        let forward = async {
+            let mut partial: HashMap<String, Value> = HashMap::new();
+            while let Some(ev) = rx.recv().await {
+                for (name, data) in frames(&ev, legacy_messages, &mut partial) {
+                    ch.publish(name, &data);
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(graph.stream_to(input, config.clone(), tx), forward);
+
+        let mut thread_cfg = RunConfig::thread(run.thread_id.clone());
+        thread_cfg.checkpoint_ns = String::new();
+        let state = graph.get_state(&thread_cfg, false).await.ok();
+        let (status, body, error) = match &result {
+            Ok(out) => (RunStatus::Success, out.values.clone(), Value::Null),
+            Err(e) => {
+                let kind = e.kind().to_string();
+                let message = if PASS_THROUGH.contains(&kind.as_str()) {
+                    e.to_string()
+                } else {
+                    "An internal error occurred".into()
+                };
+                let err = json!({"error": kind, "message": message});
+                ch.publish("error".into(), &err);
+                (RunStatus::Error, json!({"__error__": err}), err)
+            }
+        };
+        let mut interrupts = Map::new();
+        let mut next_nonempty = false;
+        if let Some(s) = &state {
+            thread.values = Some(s.values.clone());
+            next_nonempty = !s.next.is_empty();
+            for t in &s.tasks {
+                if !t.interrupts.is_empty() {
+                    interrupts.insert(
+                        t.id.clone(),
+                        Value::from(
+                            t.interrupts
+                                .iter()
+                                .map(|i| json!({"value": i.value, "id": i.id}))
+                                .collect::<Vec<_>>(),
+                        ),
+                    );
+                }
+            }
+        }
+        thread.status = if result.is_err() {
+            ThreadStatus::Error
+        } else if next_nonempty {
+            ThreadStatus::Interrupted
+        } else {
+            ThreadStatus::Idle
+        };
+        thread.error = Some(error);
+        thread.interrupts = Some(Value::Object(interrupts));
+        if thread.config.is_empty() {
+            thread.config.insert("configurable".into(), json!({}));
+        }
+        self.db.finish_run(&run.run_id, status, &thread).await.map_err(db_err)?;
+        Ok(Outcome { status, body })
+    }
+}
+
+/// The requested stream modes (default `["values"]`).
+pub fn stream_modes(kwargs: &Map<String, Value>) -> Vec<String> {
+    match kwargs.get("stream_mode") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => vec!["values".into()],
+    }
+}
+
+fn breakpoints(v: Option<&Value>) -> Option<Breakpoints> {
+    match v? {
+        Value::String(s) if s == "*" => Some(Breakpoints::All),
+        Value::Array(a) => Some(a.iter().filter_map(|x| x.as_str()).collect()),
+        _ => None,
+    }
+}
+
+fn goto_of(v: &Value) -> Vec<Goto> {
+    match v {
+        Value::String(s) => vec![Goto::Node(s.clone())],
+        Value::Array(a) => a.iter().flat_map(goto_of).collect(),
+        Value::Object(o) => match o.get("node").and_then(Value::as_str) {
+            Some(node) => {
+                vec![Goto::Send(Send::new(node, o.get("input").cloned().unwrap_or(Value::Null)))]
+            }
+            None => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+/// The engine config and input of a run.
+fn run_config(
+    run: &Run,
+    assistant: &orrery_api::Assistant,
+    kwargs: &Map<String, Value>,
+    requested: &[String],
+) -> Result<(RunConfig, Input), String> {
+    let mut config = RunConfig::thread(run.thread_id.clone());
+    let empty = Map::new();
+    let run_cfg = kwargs.get("config").and_then(Value::as_object).unwrap_or(&empty);
+    let mut configurable = assistant
+        .config
+        .get("configurable")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for src in [run_cfg.get("configurable"), kwargs.get("context")] {
+        if let Some(Value::Object(m)) = src {
+            for (k, v) in m {
+                configurable.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for (k, v) in [
+        ("run_id", json!(run.run_id)),
+        ("thread_id", json!(run.thread_id)),
+        ("graph_id", json!(assistant.graph_id)),
+        ("assistant_id", json!(assistant.assistant_id)),
+        ("user_id", json!("")),
+    ] {
+        configurable.insert(k.to_string(), v);
+    }
+    config.configurable = configurable;
+    let mut metadata = run.metadata.clone();
+    for (k, v) in [
+        ("graph_id", json!(assistant.graph_id)),
+        ("assistant_id", json!(assistant.assistant_id)),
+        ("run_attempt", json!(1)),
+        ("langgraph_version", json!("1.2.24")),
+        ("langgraph_api_version", json!(env!("CARGO_PKG_VERSION"))),
+        ("langgraph_plan", json!("developer")),
+        ("langgraph_host", json!("self-hosted")),
+    ] {
+        metadata.entry(k.to_string()).or_insert(v);
+    }
+    config.metadata = metadata;
+    let limit = run_cfg
+        .get("recursion_limit")
+        .or_else(|| assistant.config.get("recursion_limit"))
+        .and_then(Value::as_u64)
+        .unwrap_or(25);
+    config.recursion_limit = limit.clamp(1, 100_000) as usize;
+    config.checkpoint_id =
+        kwargs.get("checkpoint_id").and_then(Value::as_str).map(str::to_string).or_else(|| {
+            kwargs
+                .get("checkpoint")
+                .and_then(|c| c.get("checkpoint_id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    config.interrupt_before = breakpoints(kwargs.get("interrupt_before"));
+    config.interrupt_after = breakpoints(kwargs.get("interrupt_after"));
+    config.subgraphs = kwargs.get("subgraphs").and_then(Value::as_bool).unwrap_or(false);
+    let mut modes = Vec::new();
+    for m in requested {
+        let mode = match m.as_str() {
+            "messages" | "messages-tuple" => StreamMode::Messages,
+            other => match StreamMode::parse(other) {
+                Some(m) => m,
+                None => continue, // `events` has no engine equivalent yet
+            },
+        };
+        if !modes.contains(&mode) {
+            modes.push(mode);
+        }
+    }
+    config.stream_modes = modes;
+
+    let input = match kwargs.get("command") {
+        Some(Value::Object(c)) if !c.is_empty() => Input::Command(Command {
+            update: c.get("update").cloned().filter(|v| !v.is_null()),
+            goto: c.get("goto").map(goto_of).unwrap_or_default(),
+            resume: c.get("resume").cloned().filter(|v| !v.is_null()),
+            ..Default::default()
+        }),
+        _ => match kwargs.get("input") {
+            None | Some(Value::Null) => Input::Resume,
+            Some(v) => Input::Values(v.clone()),
+        },
+    };
+    Ok((config, input))
+}
+
+/// Interrupts in stream chunks carry `response_schema` (LangGraph's dataclass form).
+fn with_response_schema(mut v: Value) -> Value {
+    if let Some(Value::Array(items)) = v.get_mut("__interrupt__") {
+        for i in items.iter_mut() {
+            if let Some(o) = i.as_object_mut() {
+                o.entry("response_schema").or_insert(Value::Null);
+            }
+        }
+    }
+    v
+}
+
+/// The SSE frames of one engine event (§5.4 of the contract).
+fn frames(
+    ev: &StreamEvent,
+    legacy_messages: bool,
+    partial: &mut HashMap<String, Value>,
+) -> Vec<(String, Value)> {
+    let suffix = if ev.ns.is_empty() { String::new() } else { format!("|{}", ev.ns.join("|")) };
+    match ev.mode {
+        StreamMode::Messages if legacy_messages => {
+            let (Some(msg), meta) =
+                (ev.data.get(0), ev.data.get(1).cloned().unwrap_or(Value::Null))
+            else {
+                return vec![];
+            };
+            let id = msg.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let mut out = Vec::new();
+            let is_chunk = msg.get("type").and_then(Value::as_str) == Some("AIMessageChunk");
+            if !partial.contains_key(&id) {
+                out.push((
+                    format!("messages/metadata{suffix}"),
+                    json!({ id.clone(): {"metadata": meta} }),
+                ));
+            }
+            if is_chunk {
+                let acc = partial.entry(id).or_insert_with(|| {
+                    let mut m = msg.clone();
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert("type".into(), json!("ai"));
+                        o.insert("content".into(), json!(""));
+                        o.remove("chunk_position");
+                        o.remove("tool_call_chunks");
+                    }
+                    m
+                });
+                let add = msg.get("content").and_then(Value::as_str).unwrap_or_default();
+                let cur =
+                    acc.get("content").and_then(Value::as_str).unwrap_or_default().to_string();
+                acc["content"] = json!(cur + add);
+                out.push((format!("messages/partial{suffix}"), json!([acc.clone()])));
+            } else {
+                partial.insert(id, msg.clone());
+                out.push((format!("messages/complete{suffix}"), json!([msg])));
+            }
+            out
+        }
+        mode => vec![(format!("{}{suffix}", mode.as_str()), with_response_schema(ev.data.clone()))],
+    }
+}
+
+/// A new run row.
+pub fn new_run(
+    thread_id: &str,
+    assistant_id: &str,
+    kwargs: Map<String, Value>,
+    metadata: Map<String, Value>,
+    multitask_strategy: &str,
+) -> Run {
+    let now = orrery_engine::now_iso();
+    Run {
+        run_id: uuid::Uuid::now_v7().to_string(),
+        thread_id: thread_id.to_string(),
+        assistant_id: assistant_id.to_string(),
+        metadata,
+        status: RunStatus::Pending,
+        kwargs,
+        multitask_strategy: multitask_strategy.to_string(),
+        created_at: now.clone(),
+        updated_at: now,
+        langsmith_session_name: None,
+    }
+}
+
+/// A new thread row.
+pub fn new_thread(thread_id: &str, metadata: Map<String, Value>) -> Thread {
+    let now = orrery_engine::now_iso();
+    Thread {
+        thread_id: thread_id.to_string(),
+        created_at: now.clone(),
+        updated_at: now.clone(),
+        state_updated_at: now,
+        metadata,
+        status: ThreadStatus::Idle,
+        config: Map::new(),
+        values: None,
+        error: None,
+        interrupts: None,
+    }
+}
