@@ -463,6 +463,18 @@ impl Db {
         Ok(n)
     }
 
+    /// Whether a run already saved checkpoints (it was interrupted by a crash and resumes).
+    pub async fn run_has_checkpoints(&self, thread_id: &str, run_id: &str) -> DbResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = ? AND json_extract(metadata, '$.run_id') = ?",
+        )
+        .bind(thread_id)
+        .bind(run_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Sets a run's status.
     pub async fn set_run_status(&self, run_id: &str, status: RunStatus) -> DbResult<()> {
         sqlx::query("UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?")

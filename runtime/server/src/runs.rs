@@ -316,7 +316,12 @@ impl Runs {
             .ok_or_else(|| format!("thread {} not found", run.thread_id))?;
         let kwargs = &run.kwargs;
         let requested = stream_modes(kwargs);
-        let (config, input) = run_config(run, &assistant, kwargs, &requested)?;
+        let (config, mut input) = run_config(run, &assistant, kwargs, &requested)?;
+        // A run picked up again after a crash continues from its last checkpoint instead of
+        // applying its input a second time.
+        if self.db.run_has_checkpoints(&run.thread_id, &run.run_id).await.map_err(db_err)? {
+            input = Input::Resume;
+        }
 
         let (tx, mut rx) = mpsc::unbounded_channel::<StreamEvent>();
         let legacy_messages = requested.iter().any(|m| m == "messages");

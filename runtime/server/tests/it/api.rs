@@ -1,0 +1,491 @@
+//! The API surface, endpoint group by endpoint group.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::Server;
+
+fn human(text: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": text}]})
+}
+
+#[tokio::test]
+async fn meta_routes_answer() {
+    let s = Server::start().await;
+    assert_eq!(s.get("/ok").await, (200, json!({"ok": true, "services": {}})));
+    assert_eq!(s.get("/").await.0, 200);
+    let (st, info) = s.get("/info").await;
+    assert_eq!(st, 200);
+    assert_eq!(info["flags"]["assistants"], true);
+    assert_eq!(s.get("/nope").await, (404, json!({"detail": "Not Found"})));
+    assert_eq!(
+        s.send(reqwest::Method::DELETE, "/ok", None).await,
+        (405, json!({"detail": "Method Not Allowed"}))
+    );
+}
+
+#[tokio::test]
+async fn system_assistants_use_langgraph_ids_and_graph_names_resolve() {
+    let s = Server::start().await;
+    let (st, list) = s.post("/assistants/search", json!({})).await;
+    assert_eq!(st, 200);
+    let echo = list.as_array().unwrap().iter().find(|a| a["graph_id"] == "echo").cloned().unwrap();
+    // uuid5(NAMESPACE_URL, "echo"), as the LangGraph server derives it.
+    assert_eq!(echo["assistant_id"], "e809e711-7ffe-5960-821d-7d83c173c321");
+    assert_eq!(echo["metadata"], json!({"created_by": "system"}));
+    assert_eq!(s.post("/assistants/count", json!({})).await, (200, json!(1)));
+    let (st, graph) = s.get("/assistants/echo/graph").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        graph["edges"],
+        json!([{"source": "__start__", "target": "echo"}, {"source": "echo", "target": "__end__"}])
+    );
+    assert_eq!(s.get("/assistants/echo").await.0, 422, "only UUIDs on GET /assistants/{{id}}");
+    assert_eq!(
+        s.get(&format!("/assistants/{}", uuid::Uuid::new_v4())).await,
+        (404, json!({"detail": "Not Found"}))
+    );
+    let (st, err) = s
+        .post("/threads/00000000-0000-0000-0000-000000000001/runs", json!({"assistant_id": "nope"}))
+        .await;
+    assert_eq!(st, 422);
+    assert!(err["detail"].as_str().unwrap().contains("Invalid assistant: 'nope'"));
+    assert_eq!(s.get("/assistants/echo/graph?xray=0").await.0, 422);
+}
+
+#[tokio::test]
+async fn assistants_are_created_versioned_and_rolled_back() {
+    let s = Server::start().await;
+    let (st, a) = s
+        .post("/assistants", json!({"graph_id": "echo", "name": "mine", "config": {"configurable": {"delay_ms": 1}}, "metadata": {"team": "a"}}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(a["version"], 1);
+    assert_eq!(a["context"], json!({"delay_ms": 1}), "configurable is mirrored into context");
+    let id = a["assistant_id"].as_str().unwrap().to_string();
+    let (st, p) = s
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/assistants/{id}"),
+            Some(json!({"name": "renamed", "metadata": {"x": 1}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(p["version"], 2);
+    assert_eq!(p["metadata"], json!({"team": "a", "x": 1}), "metadata is merged");
+    let (st, versions) = s.post(&format!("/assistants/{id}/versions"), json!({})).await;
+    assert_eq!(st, 200);
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let (st, back) = s.post(&format!("/assistants/{id}/latest"), json!({"version": 1})).await;
+    assert_eq!(st, 200);
+    assert_eq!((back["version"].clone(), back["name"].clone()), (json!(1), json!("mine")));
+    assert_eq!(s.post(&format!("/assistants/{id}/latest"), json!({"version": 42})).await.0, 404);
+    assert_eq!(s.post("/assistants", json!({"graph_id": "echo", "assistant_id": id})).await.0, 409);
+    assert_eq!(s.post("/assistants", json!({"graph_id": "nope"})).await.0, 404);
+    assert_eq!(
+        s.post(
+            "/assistants",
+            json!({"graph_id": "echo", "config": {"configurable": {"a": 1}}, "context": {"b": 2}})
+        )
+        .await
+        .0,
+        400
+    );
+    let (st, page) = s.post("/assistants/search", json!({"name": "MIN"})).await;
+    assert_eq!(
+        (st, page.as_array().unwrap().len()),
+        (200, 1),
+        "name search is a case-insensitive substring"
+    );
+    assert_eq!(s.send(reqwest::Method::DELETE, &format!("/assistants/{id}"), None).await.0, 204);
+    assert_eq!(s.send(reqwest::Method::DELETE, &format!("/assistants/{id}"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn threads_crud_search_and_errors() {
+    let s = Server::start().await;
+    let (st, t) = s.post("/threads", json!({"metadata": {"user": "u1"}})).await;
+    assert_eq!(st, 200);
+    assert_eq!(t["status"], "idle");
+    assert_eq!(t["values"], Value::Null);
+    assert_eq!(t["config"], json!({}));
+    let id = t["thread_id"].as_str().unwrap().to_string();
+    assert_eq!(s.post("/threads", json!({"thread_id": id})).await.0, 409);
+    assert_eq!(
+        s.post("/threads", json!({"thread_id": id, "if_exists": "do_nothing"})).await.0,
+        200
+    );
+    assert_eq!(s.post("/threads", json!({"thread_id": "not-a-uuid"})).await.0, 422);
+    for _ in 0..3 {
+        s.post("/threads", json!({"metadata": {"user": "u2"}})).await;
+    }
+    let r = s
+        .http
+        .post(format!("{}/threads/search", s.url))
+        .json(&json!({"limit": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-pagination-total"], "3");
+    assert_eq!(r.headers()["x-pagination-next"], "2");
+    let (_, found) = s.post("/threads/search", json!({"metadata": {"user": "u1"}})).await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.post("/threads/count", json!({"metadata": {"user": "u2"}})).await,
+        (200, json!(3))
+    );
+    assert_eq!(s.post("/threads/search", json!({"ids": ["bad"]})).await.0, 400);
+    let (st, patched) = s
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/threads/{id}"),
+            Some(json!({"metadata": {"k": 1}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(patched["metadata"], json!({"user": "u1", "k": 1}));
+    let (st, state) = s.get(&format!("/threads/{id}/state")).await;
+    assert_eq!(st, 200);
+    assert_eq!(state["checkpoint"], Value::Null);
+    assert_eq!(
+        s.post(&format!("/threads/{id}/state"), json!({"values": {}})).await.0,
+        400,
+        "a thread that never ran has no graph"
+    );
+    assert_eq!(s.send(reqwest::Method::DELETE, &format!("/threads/{id}"), None).await.0, 204);
+    let (st, err) = s.get(&format!("/threads/{id}")).await;
+    assert_eq!(st, 404);
+    assert_eq!(err["detail"], format!("Thread with ID {id} not found"));
+    assert_eq!(s.get("/threads/nope").await.0, 422);
+    let r = s.http.post(format!("{}/threads", s.url)).body("{nope").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"detail": "Invalid JSON in request body"}));
+}
+
+#[tokio::test]
+async fn wait_runs_the_graph_and_the_thread_records_it() {
+    let s = Server::start().await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let r = s
+        .http
+        .post(format!("{}/threads/{id}/runs/wait", s.url))
+        .json(&json!({"assistant_id": "echo", "input": human("hi there")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let loc = r.headers()["content-location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with(&format!("/threads/{id}/runs/")));
+    let out: Value = serde_json::from_str(r.text().await.unwrap().trim()).unwrap();
+    let msgs = out["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(
+        (msgs[1]["type"].clone(), msgs[1]["content"].clone()),
+        (json!("ai"), json!("hi there"))
+    );
+    assert_eq!(msgs[0]["type"], "human", "OpenAI-style input comes back LangChain-style");
+    let (_, thread) = s.get(&format!("/threads/{id}")).await;
+    assert_eq!(thread["status"], "idle");
+    assert_eq!(thread["metadata"]["graph_id"], "echo");
+    assert_eq!(thread["values"], out);
+    let (_, run) = s.get(&loc).await;
+    assert_eq!(run["status"], "success");
+    let (_, state) = s.get(&format!("/threads/{id}/state")).await;
+    assert_eq!(state["values"], out);
+    assert_eq!(state["metadata"]["source"], "loop");
+    assert_eq!(state["checkpoint"]["thread_id"], id);
+    let (_, hist) = s.get(&format!("/threads/{id}/history")).await;
+    assert_eq!(hist.as_array().unwrap().len(), 1, "history defaults to limit 1");
+    let (_, hist) = s.post(&format!("/threads/{id}/history"), json!({"limit": 10})).await;
+    let sources: Vec<&str> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["metadata"]["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, vec!["loop", "loop", "input"]);
+    let (_, runs) = s.get(&format!("/threads/{id}/runs")).await;
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn stream_sends_metadata_first_then_the_requested_modes_and_no_end_event() {
+    let s = Server::start().await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let (st, headers, events) = s
+        .sse(&format!("/threads/{id}/runs/stream"), json!({"assistant_id": "echo", "input": human("yo"), "stream_mode": ["values", "updates"]}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(headers["content-type"], "text/event-stream; charset=utf-8");
+    assert!(headers["location"].to_str().unwrap().ends_with("/stream"));
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, vec!["metadata", "values", "updates", "values"]);
+    assert_eq!(events[2].1["echo"]["messages"][0]["content"], "yo");
+    // The run is final before the stream closes.
+    let run_id = events[0].1["run_id"].as_str().unwrap();
+    let (_, run) = s.get(&format!("/threads/{id}/runs/{run_id}")).await;
+    assert_eq!(run["status"], "success");
+    let (st, err) = s
+        .post(
+            &format!("/threads/{id}/runs/stream"),
+            json!({"assistant_id": "echo", "stream_mode": "bogus"}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(err["detail"].as_str().unwrap().contains("bogus"));
+}
+
+#[tokio::test]
+async fn stateless_runs_leave_nothing_behind() {
+    let s = Server::start().await;
+    let r = s
+        .http
+        .post(format!("{}/runs/wait", s.url))
+        .json(&json!({"assistant_id": "echo", "input": human("x")}))
+        .send()
+        .await
+        .unwrap();
+    let out: Value = serde_json::from_str(r.text().await.unwrap().trim()).unwrap();
+    assert_eq!(out["messages"][1]["content"], "x");
+    // The temporary thread is deleted once the run has ended.
+    let mut left = 1;
+    for _ in 0..50 {
+        left = s.post("/threads/count", json!({})).await.1.as_u64().unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0);
+    assert_eq!(
+        s.post("/runs/wait", json!({"assistant_id": "echo", "command": {"resume": 1}})).await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn background_runs_queue_per_thread_and_can_be_joined() {
+    let s = Server::start().await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let slow = json!({"assistant_id": "echo", "input": human("one"), "config": {"configurable": {"delay_ms": 300}}});
+    let (st, first) = s.post(&format!("/threads/{id}/runs"), slow).await;
+    assert_eq!(st, 200);
+    assert_eq!(first["status"], "pending");
+    let (_, thread) = s.get(&format!("/threads/{id}")).await;
+    assert_eq!(thread["status"], "busy");
+    // Double-texting: reject is a plain 409; enqueue (the default) waits its turn.
+    let (st, err) = s
+        .post(
+            &format!("/threads/{id}/runs"),
+            json!({"assistant_id": "echo", "input": human("no"), "multitask_strategy": "reject"}),
+        )
+        .await;
+    assert_eq!(st, 409);
+    assert!(err["detail"].as_str().unwrap().starts_with("Thread is already running a task"));
+    let (_, second) = s
+        .post(
+            &format!("/threads/{id}/runs"),
+            json!({"assistant_id": "echo", "input": human("two")}),
+        )
+        .await;
+    let (st, joined) =
+        s.get(&format!("/threads/{id}/runs/{}/join", second["run_id"].as_str().unwrap())).await;
+    assert_eq!(st, 200);
+    let contents: Vec<&str> = joined["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, vec!["one", "one", "two", "two"], "runs on a thread run in order");
+    let (_, first_now) =
+        s.get(&format!("/threads/{id}/runs/{}", first["run_id"].as_str().unwrap())).await;
+    assert_eq!(first_now["status"], "success");
+    let (st, unknown) = s.get(&format!("/threads/{id}/runs/{}/join", uuid::Uuid::now_v7())).await;
+    assert_eq!(st, 200);
+    assert_eq!(unknown["__error__"]["message"], "404: Run not found");
+}
+
+#[tokio::test]
+async fn a_running_run_can_be_cancelled() {
+    let s = Server::start().await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let (_, run) = s
+        .post(&format!("/threads/{id}/runs"), json!({"assistant_id": "echo", "input": human("slow"), "config": {"configurable": {"delay_ms": 5000}}}))
+        .await;
+    let rid = run["run_id"].as_str().unwrap();
+    // Wait until the echo node is under way (its input step is saved, `next` is echo).
+    for _ in 0..200 {
+        if s.get(&format!("/threads/{id}/state")).await.1["next"] == json!(["echo"]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (st, body) = s.post(&format!("/threads/{id}/runs/{rid}/cancel?wait=1"), json!({})).await;
+    assert_eq!((st, body), (200, json!({})));
+    let (_, run) = s.get(&format!("/threads/{id}/runs/{rid}")).await;
+    assert_eq!(run["status"], "interrupted");
+    let (_, thread) = s.get(&format!("/threads/{id}")).await;
+    assert_eq!(thread["status"], "interrupted", "the echo node was next when the run stopped");
+    assert_eq!(thread["error"]["error"], "UserInterrupt");
+    assert_eq!(s.post(&format!("/threads/{id}/runs/{rid}/cancel"), json!({})).await.0, 404);
+}
+
+#[tokio::test]
+async fn state_updates_fork_and_runs_continue_from_them() {
+    let s = Server::start().await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    s.post(
+        &format!("/threads/{id}/runs/wait"),
+        json!({"assistant_id": "echo", "input": human("a")}),
+    )
+    .await;
+    let (st, upd) = s
+        .post(&format!("/threads/{id}/state"), json!({"values": {"messages": [{"role": "user", "content": "edited"}]}, "as_node": "__start__"}))
+        .await;
+    assert_eq!(st, 200);
+    assert!(upd["checkpoint"]["checkpoint_id"].is_string());
+    let (_, state) = s.get(&format!("/threads/{id}/state")).await;
+    assert_eq!(state["next"], json!(["echo"]));
+    assert_eq!(state["metadata"]["source"], "update");
+    let (_, thread) = s.get(&format!("/threads/{id}")).await;
+    assert_eq!(thread["status"], "interrupted");
+    let (_, out) = s
+        .post(
+            &format!("/threads/{id}/runs/wait"),
+            json!({"assistant_id": "echo", "input": null, "checkpoint": upd["checkpoint"]}),
+        )
+        .await;
+    let last = out["messages"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!((last["type"].clone(), last["content"].clone()), (json!("ai"), json!("edited")));
+    assert_eq!(
+        s.post(&format!("/threads/{id}/state"), json!({"values": {}, "as_node": "nope"})).await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_busy_port_is_a_clear_error() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = orrery_runtime::bind(addr).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("already in use"), "{err}");
+}
+
+/// The runtime binary on a free port with `data_dir`; killed (SIGKILL) when dropped.
+struct Process {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Process {
+    async fn start(data_dir: &std::path::Path) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
+            .args(["dev", "--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if http.get(format!("{url}/ok")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Process { child, url }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // SIGKILL: no graceful shutdown
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_run_survives_kill_9_and_finishes_after_restart() {
+    let dir = crate::tempdir::TempDir::new();
+    let http = reqwest::Client::new();
+    let (thread_id, run_id) = {
+        let p = Process::start(&dir.0).await;
+        let t: Value = http
+            .post(format!("{}/threads", p.url))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = t["thread_id"].as_str().unwrap().to_string();
+        let body = json!({"assistant_id": "echo", "input": human("durable"), "config": {"configurable": {"delay_ms": 1500}}});
+        let run: Value = http
+            .post(format!("{}/threads/{id}/runs", p.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rid = run["run_id"].as_str().unwrap().to_string();
+        for _ in 0..200 {
+            let r: Value = http
+                .get(format!("{}/threads/{id}/runs/{rid}", p.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if r["status"] == "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (id, rid)
+        // `p` is dropped here: kill -9 while the node sleeps.
+    };
+    let p = Process::start(&dir.0).await;
+    let out: Value = serde_json::from_str(
+        http.get(format!("{}/threads/{thread_id}/runs/{run_id}/join", p.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let contents: Vec<&str> = out["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        vec!["durable", "durable"],
+        "the input is not applied twice; the run finishes"
+    );
+    let run: Value = http
+        .get(format!("{}/threads/{thread_id}/runs/{run_id}", p.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "success");
+}

@@ -1,0 +1,126 @@
+//! HTTP tests of the runtime: a real server on a free loopback port, a fresh SQLite database
+//! per test, requests through reqwest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a test failure
+
+mod api;
+
+use std::sync::Arc;
+
+use orrery_runtime::{AppState, Options};
+use serde_json::Value;
+
+/// A running server; stopped when dropped.
+pub struct Server {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub data_dir: tempdir::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+pub mod tempdir {
+    //! A directory removed on drop.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> TempDir {
+            let p = std::env::temp_dir().join(format!("orrery-test-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let data_dir = tempdir::TempDir::new();
+        Self::start_in(data_dir).await
+    }
+
+    pub async fn start_in(data_dir: tempdir::TempDir) -> Server {
+        let state: Arc<AppState> =
+            AppState::start(&Options { data_dir: data_dir.0.clone(), workers: 2 }).await.unwrap();
+        let listener = orrery_runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(orrery_runtime::serve(state, listener, async {
+            let _ = rx.await;
+        }));
+        Server { url, http: reqwest::Client::new(), data_dir, stop: Some(tx) }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(text.trim()).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(text.trim()).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(text.trim()).unwrap_or(Value::String(text)))
+    }
+
+    /// A stream request: the raw SSE text and the response headers.
+    pub async fn sse(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<(String, Value)>) {
+        let r = self.http.post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        (status, headers, parse_sse(&text))
+    }
+}
+
+/// `(event, data)` pairs of an SSE body.
+pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for block in text.split("\r\n\r\n") {
+        let mut event = None;
+        let mut data = None;
+        for line in block.split("\r\n") {
+            if let Some(e) = line.strip_prefix("event: ") {
+                event = Some(e.to_string());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data = serde_json::from_str::<Value>(d).ok();
+            }
+        }
+        if let (Some(e), Some(d)) = (event, data) {
+            out.push((e, d));
+        }
+    }
+    out
+}
