@@ -33,3 +33,15 @@ have wasm-bindgen-cli "$WASM_BINDGEN_VERSION" ||
 have trunk "$TRUNK_VERSION" || cargo install trunk --version "$TRUNK_VERSION" --locked
 have tauri-driver "$TAURI_DRIVER_VERSION" || cargo install tauri-driver --version "$TAURI_DRIVER_VERSION" --locked
 echo "setup: toolchain ready"
+cd "$(dirname "$0")/.."
+
+# Python: the official LangGraph SDK for the compatibility tests (a venv outside the clone).
+SDK_VENV="${ORRERY_SDK_VENV:-$HOME/.cache/orrery/venv-sdk}"
+req="tests/sdk/python/requirements.txt"
+stamp="$SDK_VENV/.requirements"
+if ! cmp -s "$req" "$stamp" 2>/dev/null; then
+  python3 -m venv "$SDK_VENV"
+  "$SDK_VENV/bin/pip" install -q -r "$req"
+  cp "$req" "$stamp"
+fi
+echo "setup: Python SDK venv ready"

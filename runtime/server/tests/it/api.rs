@@ -414,7 +414,7 @@ impl Drop for Process {
 
 #[tokio::test]
 async fn a_run_survives_kill_9_and_finishes_after_restart() {
-    let dir = crate::tempdir::TempDir::new();
+    let dir = crate::tempdir::TempDir::create();
     let http = reqwest::Client::new();
     let (thread_id, run_id) = {
         let p = Process::start(&dir.0).await;

@@ -30,7 +30,7 @@ pub mod tempdir {
     //! A directory removed on drop.
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {
-        pub fn new() -> TempDir {
+        pub fn create() -> TempDir {
             let p = std::env::temp_dir().join(format!("orrery-test-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&p).unwrap();
             TempDir(p)
@@ -45,7 +45,7 @@ pub mod tempdir {
 
 impl Server {
     pub async fn start() -> Server {
-        let data_dir = tempdir::TempDir::new();
+        let data_dir = tempdir::TempDir::create();
         Self::start_in(data_dir).await
     }
 
