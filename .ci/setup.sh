@@ -45,3 +45,9 @@ if ! cmp -s "$req" "$stamp" 2>/dev/null; then
   cp "$req" "$stamp"
 fi
 echo "setup: Python SDK venv ready"
+
+# Node: the official JS SDK for the compatibility tests (installed from the committed lock file).
+if [ ! -d tests/sdk/js/node_modules/@langchain/langgraph-sdk ] || [ tests/sdk/js/package-lock.json -nt tests/sdk/js/node_modules ]; then
+  (cd tests/sdk/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: JS SDK ready"
