@@ -50,6 +50,19 @@ fn complete(kind: &str, m: &mut Map<String, Value>) {
     }
 }
 
+/// LangChain's field order (`content, additional_kwargs, response_metadata, type, name, id`,
+/// then the kind's own fields), so serialised messages read like the real server's.
+fn canonical_order(mut m: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for k in ["content", "additional_kwargs", "response_metadata", "type", "name", "id"] {
+        if let Some(v) = m.remove(k) {
+            out.insert(k.to_string(), v);
+        }
+    }
+    out.extend(m);
+    out
+}
+
 fn kind_of_role(role: &str) -> Option<&'static str> {
     Some(match role {
         "human" | "user" => "human",
@@ -96,7 +109,7 @@ pub fn coerce(v: Value) -> Result<Value> {
             m.insert("type".into(), Value::String(kind.clone()));
             m.entry("content").or_insert(json!(""));
             complete(&kind, &mut m);
-            Ok(Value::Object(m))
+            Ok(Value::Object(canonical_order(m)))
         }
         other => Err(Error::invalid_update(format!(
             "Unsupported message type: {}",
