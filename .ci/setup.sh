@@ -14,6 +14,7 @@ APT_PKGS=(
   xvfb xauth dbus-x11 xdotool imagemagick
   webkit2gtk-driver chromium chromium-driver
   gnome-keyring libsecret-1-dev keyutils
+  postgresql-client
   python3-venv
 )
 missing=()

@@ -1,11 +1,12 @@
-//! Persistence on SQLite: schema migrations, rows of assistants, threads and runs, and the
-//! engine's `Checkpointer`.
+//! Persistence on SQLite (the default, a file under the data dir) or PostgreSQL (when
+//! `DATABASE_URI` names one): schema migrations, rows of assistants, threads and runs, and the
+//! engine's `Checkpointer`. One set of portable SQL serves both (`$n` parameters,
+//! `ON CONFLICT`, `RETURNING`); the run claim differs where PostgreSQL needs locking.
 //!
 //! Architecture Invariant: SQL lives in this module only; handlers call these functions.
 //! Every write that must not be half-done runs in one transaction.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use orrery_api::{Assistant, Run, RunStatus, Thread, ThreadStatus};
@@ -14,10 +15,8 @@ use orrery_engine::{
     metadata_matches, special_write_index,
 };
 use serde_json::{Map, Value};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +32,22 @@ pub enum DbError {
 /// Result of store calls.
 pub type DbResult<T> = Result<T, DbError>;
 
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/0001_init.sql"))];
+
+/// Which database serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
 
 /// The database.
 #[derive(Clone)]
 pub struct Db {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: AnyPool,
+    backend: Backend,
 }
 
 fn obj(s: &str) -> DbResult<Map<String, Value>> {
@@ -60,38 +69,57 @@ fn text(v: &impl serde::Serialize) -> String {
 }
 
 impl Db {
-    /// Opens (creating it if needed) the SQLite file in `dir` and brings the schema up to date.
+    /// Opens PostgreSQL at `database_uri` when given, else (creating it if needed) the SQLite
+    /// file in `dir`, and brings the schema up to date.
     ///
     /// # Errors
-    /// When the file cannot be opened or a migration fails.
-    pub async fn open(dir: &Path) -> DbResult<Db> {
-        let path = dir.join("orrery.sqlite");
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        // One writer at a time is SQLite's model; a small pool serves concurrent reads.
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        let db = Db { pool };
+    /// When the database cannot be opened or a migration fails.
+    pub async fn open(dir: &Path, database_uri: Option<&str>) -> DbResult<Db> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = match database_uri {
+            Some(uri) => (uri.to_string(), Backend::Postgres),
+            None => (
+                format!("sqlite://{}?mode=rwc", dir.join("orrery.sqlite").display()),
+                Backend::Sqlite,
+            ),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; waits instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let db = Db { pool, backend };
         db.migrate().await?;
         Ok(db)
     }
 
+    /// Which database serves.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     async fn migrate(&self) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS orrery_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        sqlx::query("CREATE TABLE IF NOT EXISTS orrery_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
             .execute(&mut *tx)
             .await?;
         for (version, sql) in MIGRATIONS {
             let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM orrery_migrations WHERE version = ?")
+                sqlx::query_scalar("SELECT version FROM orrery_migrations WHERE version = $1")
                     .bind(version)
                     .fetch_optional(&mut *tx)
                     .await?;
             if done.is_none() {
                 sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO orrery_migrations (version, applied_at) VALUES (?, ?)")
+                sqlx::query("INSERT INTO orrery_migrations (version, applied_at) VALUES ($1, $2)")
                     .bind(version)
                     .bind(orrery_engine::now_iso())
                     .execute(&mut *tx)
@@ -104,7 +132,7 @@ impl Db {
 
     // ---------------------------------------------------------------- assistants
 
-    fn assistant(row: &SqliteRow) -> DbResult<Assistant> {
+    fn assistant(row: &AnyRow) -> DbResult<Assistant> {
         Ok(Assistant {
             assistant_id: row.try_get("assistant_id")?,
             graph_id: row.try_get("graph_id")?,
@@ -124,7 +152,7 @@ impl Db {
     pub async fn insert_assistant(&self, a: &Assistant) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query(
-            "INSERT OR IGNORE INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(&a.assistant_id)
         .bind(&a.graph_id)
@@ -147,11 +175,16 @@ impl Db {
     }
 
     async fn insert_version(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         a: &Assistant,
     ) -> DbResult<()> {
+        sqlx::query("DELETE FROM assistant_versions WHERE assistant_id = $1 AND version = $2")
+            .bind(&a.assistant_id)
+            .bind(a.version)
+            .execute(&mut **tx)
+            .await?;
         sqlx::query(
-            "INSERT OR REPLACE INTO assistant_versions (assistant_id, version, graph_id, config, context, metadata, name, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO assistant_versions (assistant_id, version, graph_id, config, context, metadata, name, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&a.assistant_id)
         .bind(a.version)
@@ -169,7 +202,7 @@ impl Db {
 
     /// One assistant.
     pub async fn get_assistant(&self, id: &str) -> DbResult<Option<Assistant>> {
-        let row = sqlx::query("SELECT * FROM assistants WHERE assistant_id = ?")
+        let row = sqlx::query("SELECT * FROM assistants WHERE assistant_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -186,7 +219,7 @@ impl Db {
     pub async fn update_assistant(&self, a: &Assistant) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE assistants SET graph_id = ?, config = ?, context = ?, metadata = ?, name = ?, description = ?, version = ?, updated_at = ? WHERE assistant_id = ?",
+            "UPDATE assistants SET graph_id = $1, config = $2, context = $3, metadata = $4, name = $5, description = $6, version = $7, updated_at = $8 WHERE assistant_id = $9",
         )
         .bind(&a.graph_id)
         .bind(text(&a.config))
@@ -207,7 +240,7 @@ impl Db {
     /// Points an assistant at one of its existing versions (no new version).
     pub async fn point_assistant(&self, a: &Assistant) -> DbResult<()> {
         sqlx::query(
-            "UPDATE assistants SET graph_id = ?, config = ?, metadata = ?, name = ?, description = ?, version = ?, updated_at = ? WHERE assistant_id = ?",
+            "UPDATE assistants SET graph_id = $1, config = $2, metadata = $3, name = $4, description = $5, version = $6, updated_at = $7 WHERE assistant_id = $8",
         )
         .bind(&a.graph_id)
         .bind(text(&a.config))
@@ -225,7 +258,7 @@ impl Db {
     /// The highest version number of an assistant.
     pub async fn max_assistant_version(&self, id: &str) -> DbResult<i64> {
         let v: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(version) FROM assistant_versions WHERE assistant_id = ?",
+            "SELECT MAX(version) FROM assistant_versions WHERE assistant_id = $1",
         )
         .bind(id)
         .fetch_one(&self.pool)
@@ -236,7 +269,7 @@ impl Db {
     /// Versions of an assistant, newest first.
     pub async fn assistant_versions(&self, id: &str) -> DbResult<Vec<Assistant>> {
         let rows = sqlx::query(
-            "SELECT *, created_at AS updated_at FROM assistant_versions WHERE assistant_id = ? ORDER BY version DESC",
+            "SELECT *, created_at AS updated_at FROM assistant_versions WHERE assistant_id = $1 ORDER BY version DESC",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -247,12 +280,12 @@ impl Db {
     /// Deletes an assistant and its versions. Returns whether it existed.
     pub async fn delete_assistant(&self, id: &str) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("DELETE FROM assistants WHERE assistant_id = ?")
+        let n = sqlx::query("DELETE FROM assistants WHERE assistant_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM assistant_versions WHERE assistant_id = ?")
+        sqlx::query("DELETE FROM assistant_versions WHERE assistant_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -262,7 +295,7 @@ impl Db {
 
     // ---------------------------------------------------------------- threads
 
-    fn thread(row: &SqliteRow) -> DbResult<Thread> {
+    fn thread(row: &AnyRow) -> DbResult<Thread> {
         let status: String = row.try_get("status")?;
         Ok(Thread {
             thread_id: row.try_get("thread_id")?,
@@ -281,7 +314,7 @@ impl Db {
     /// Inserts a thread unless the id exists. Returns whether it was inserted.
     pub async fn insert_thread(&self, t: &Thread) -> DbResult<bool> {
         let res = sqlx::query(
-            "INSERT OR IGNORE INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(&t.thread_id)
         .bind(&t.created_at)
@@ -300,7 +333,7 @@ impl Db {
 
     /// One thread.
     pub async fn get_thread(&self, id: &str) -> DbResult<Option<Thread>> {
-        let row = sqlx::query("SELECT * FROM threads WHERE thread_id = ?")
+        let row = sqlx::query("SELECT * FROM threads WHERE thread_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -316,7 +349,7 @@ impl Db {
     /// Replaces a thread's row.
     pub async fn save_thread(&self, t: &Thread) -> DbResult<()> {
         sqlx::query(
-            "UPDATE threads SET updated_at = ?, state_updated_at = ?, metadata = ?, status = ?, config = ?, \"values\" = ?, error = ?, interrupts = ? WHERE thread_id = ?",
+            "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3, status = $4, config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
         )
         .bind(&t.updated_at)
         .bind(&t.state_updated_at)
@@ -335,13 +368,13 @@ impl Db {
     /// Deletes a thread with its runs and checkpoints, in one transaction.
     pub async fn delete_thread(&self, id: &str) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("DELETE FROM threads WHERE thread_id = ?")
+        let n = sqlx::query("DELETE FROM threads WHERE thread_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         for table in ["runs", "checkpoints", "checkpoint_writes"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = ?"))
+            sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -352,7 +385,7 @@ impl Db {
 
     // ---------------------------------------------------------------- runs
 
-    fn run(row: &SqliteRow) -> DbResult<Run> {
+    fn run(row: &AnyRow) -> DbResult<Run> {
         let status: String = row.try_get("status")?;
         Ok(Run {
             run_id: row.try_get("run_id")?,
@@ -372,7 +405,7 @@ impl Db {
     pub async fn insert_run(&self, r: &Run) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&r.run_id)
         .bind(&r.thread_id)
@@ -385,7 +418,7 @@ impl Db {
         .bind(&r.updated_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE threads SET status = 'busy', updated_at = ? WHERE thread_id = ?")
+        sqlx::query("UPDATE threads SET status = 'busy', updated_at = $1 WHERE thread_id = $2")
             .bind(&r.created_at)
             .bind(&r.thread_id)
             .execute(&mut *tx)
@@ -396,7 +429,7 @@ impl Db {
 
     /// One run of a thread.
     pub async fn get_run(&self, thread_id: &str, run_id: &str) -> DbResult<Option<Run>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ? AND thread_id = ?")
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2")
             .bind(run_id)
             .bind(thread_id)
             .fetch_optional(&self.pool)
@@ -413,10 +446,9 @@ impl Db {
         offset: i64,
     ) -> DbResult<Vec<Run>> {
         let rows = sqlx::query(
-            "SELECT * FROM runs WHERE thread_id = ? AND (? IS NULL OR status = ?) ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?",
+            "SELECT * FROM runs WHERE thread_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
         )
         .bind(thread_id)
-        .bind(status)
         .bind(status)
         .bind(limit)
         .bind(offset)
@@ -428,7 +460,7 @@ impl Db {
     /// Runs of a thread that are pending or running.
     pub async fn in_flight_runs(&self, thread_id: &str) -> DbResult<Vec<Run>> {
         let rows = sqlx::query(
-            "SELECT * FROM runs WHERE thread_id = ? AND status IN ('pending', 'running') ORDER BY created_at",
+            "SELECT * FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running') ORDER BY created_at",
         )
         .bind(thread_id)
         .fetch_all(&self.pool)
@@ -437,20 +469,27 @@ impl Db {
     }
 
     /// Claims the oldest pending run whose thread has nothing running: it becomes `running`.
-    /// SQLite has one writer at a time, so the UPDATE is the claim.
+    /// SQLite has one writer at a time, so the UPDATE is the claim; on PostgreSQL the claim
+    /// locks the runs table for its few milliseconds, so two workers (or processes) never start
+    /// two runs of one thread.
     pub async fn claim_run(&self) -> DbResult<Option<Run>> {
         let now = orrery_engine::now_iso();
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
         let row = sqlx::query(
-            "UPDATE runs SET status = 'running', updated_at = ?1 WHERE run_id = (
+            "UPDATE runs SET status = 'running', updated_at = $1 WHERE run_id = (
                 SELECT r.run_id FROM runs r
-                WHERE r.status = 'pending' AND r.created_at <= ?1
+                WHERE r.status = 'pending' AND r.created_at <= $1
                   AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = r.thread_id AND o.status = 'running')
                 ORDER BY r.created_at, r.run_id LIMIT 1)
              RETURNING *",
         )
         .bind(&now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(Self::run).transpose()
     }
 
@@ -466,7 +505,7 @@ impl Db {
     /// Whether a run already saved checkpoints (it was interrupted by a crash and resumes).
     pub async fn run_has_checkpoints(&self, thread_id: &str, run_id: &str) -> DbResult<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = ? AND json_extract(metadata, '$.run_id') = ?",
+            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = $1 AND run_id = $2",
         )
         .bind(thread_id)
         .bind(run_id)
@@ -477,7 +516,7 @@ impl Db {
 
     /// Sets a run's status.
     pub async fn set_run_status(&self, run_id: &str, status: RunStatus) -> DbResult<()> {
-        sqlx::query("UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?")
+        sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
             .bind(status.as_str())
             .bind(orrery_engine::now_iso())
             .bind(run_id)
@@ -489,12 +528,12 @@ impl Db {
     /// Cancels a pending run (deleting it for a rollback). Returns whether it was still pending.
     pub async fn cancel_pending(&self, run_id: &str, rollback: bool) -> DbResult<bool> {
         let n = if rollback {
-            sqlx::query("DELETE FROM runs WHERE run_id = ? AND status = 'pending'")
+            sqlx::query("DELETE FROM runs WHERE run_id = $1 AND status = 'pending'")
                 .bind(run_id)
                 .execute(&self.pool)
                 .await?
         } else {
-            sqlx::query("UPDATE runs SET status = 'interrupted', updated_at = ? WHERE run_id = ? AND status = 'pending'")
+            sqlx::query("UPDATE runs SET status = 'interrupted', updated_at = $1 WHERE run_id = $2 AND status = 'pending'")
                 .bind(orrery_engine::now_iso())
                 .bind(run_id)
                 .execute(&self.pool)
@@ -506,16 +545,16 @@ impl Db {
     /// Deletes a run and every checkpoint it made, in one transaction.
     pub async fn rollback_run(&self, thread_id: &str, run_id: &str) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM runs WHERE run_id = ?").bind(run_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM runs WHERE run_id = $1").bind(run_id).execute(&mut *tx).await?;
         sqlx::query(
-            "DELETE FROM checkpoint_writes WHERE thread_id = ?1 AND checkpoint_id IN
-               (SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?1 AND json_extract(metadata, '$.run_id') = ?2)",
+            "DELETE FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id IN
+               (SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 AND run_id = $2)",
         )
         .bind(thread_id)
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM checkpoints WHERE thread_id = ? AND json_extract(metadata, '$.run_id') = ?")
+        sqlx::query("DELETE FROM checkpoints WHERE thread_id = $1 AND run_id = $2")
             .bind(thread_id)
             .bind(run_id)
             .execute(&mut *tx)
@@ -535,7 +574,7 @@ impl Db {
 
     /// Deletes a run. Returns whether it existed.
     pub async fn delete_run(&self, thread_id: &str, run_id: &str) -> DbResult<bool> {
-        let n = sqlx::query("DELETE FROM runs WHERE run_id = ? AND thread_id = ?")
+        let n = sqlx::query("DELETE FROM runs WHERE run_id = $1 AND thread_id = $2")
             .bind(run_id)
             .bind(thread_id)
             .execute(&self.pool)
@@ -553,21 +592,21 @@ impl Db {
     ) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         let now = orrery_engine::now_iso();
-        sqlx::query("UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?")
+        sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
             .bind(status.as_str())
             .bind(&now)
             .bind(run_id)
             .execute(&mut *tx)
             .await?;
         let still_busy: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM runs WHERE thread_id = ? AND status IN ('pending', 'running')",
+            "SELECT COUNT(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')",
         )
         .bind(&thread.thread_id)
         .fetch_one(&mut *tx)
         .await?;
         let status = if still_busy > 0 { ThreadStatus::Busy } else { thread.status };
         sqlx::query(
-            "UPDATE threads SET updated_at = ?, state_updated_at = ?, metadata = ?, status = ?, config = ?, \"values\" = ?, error = ?, interrupts = ? WHERE thread_id = ?",
+            "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3, status = $4, config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
         )
         .bind(&now)
         .bind(&now)
@@ -587,16 +626,16 @@ impl Db {
 
 // -------------------------------------------------------------------- checkpointer
 
-/// The engine's checkpoints in SQLite.
+/// The engine's checkpoints in the database.
 #[derive(Clone)]
-pub struct SqliteSaver {
+pub struct SqlSaver {
     db: Db,
 }
 
-impl SqliteSaver {
+impl SqlSaver {
     /// A saver on `db`.
-    pub fn new(db: Db) -> SqliteSaver {
-        SqliteSaver { db }
+    pub fn new(db: Db) -> SqlSaver {
+        SqlSaver { db }
     }
 }
 
@@ -604,8 +643,8 @@ fn engine_err(e: impl std::fmt::Display) -> orrery_engine::Error {
     orrery_engine::Error::Checkpointer(e.to_string())
 }
 
-impl SqliteSaver {
-    async fn tuple(&self, row: &SqliteRow) -> orrery_engine::Result<CheckpointTuple> {
+impl SqlSaver {
+    async fn tuple(&self, row: &AnyRow) -> orrery_engine::Result<CheckpointTuple> {
         let thread_id: String = row.try_get("thread_id").map_err(engine_err)?;
         let ns: String = row.try_get("checkpoint_ns").map_err(engine_err)?;
         let id: String = row.try_get("checkpoint_id").map_err(engine_err)?;
@@ -615,7 +654,7 @@ impl SqliteSaver {
         let checkpoint: Checkpoint = serde_json::from_str(&cp).map_err(engine_err)?;
         let metadata: Map<String, Value> = serde_json::from_str(&meta).map_err(engine_err)?;
         let writes = sqlx::query(
-            "SELECT task_id, channel, value FROM checkpoint_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_path, task_id, idx",
+            "SELECT task_id, channel, value FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3 ORDER BY task_path, task_id, idx",
         )
         .bind(&thread_id)
         .bind(&ns)
@@ -651,7 +690,7 @@ impl SqliteSaver {
 }
 
 #[async_trait]
-impl Checkpointer for SqliteSaver {
+impl Checkpointer for SqlSaver {
     async fn get_tuple(
         &self,
         thread_id: &str,
@@ -660,7 +699,7 @@ impl Checkpointer for SqliteSaver {
     ) -> orrery_engine::Result<Option<CheckpointTuple>> {
         let row = match checkpoint_id {
             Some(id) => sqlx::query(
-                "SELECT * FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                "SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3",
             )
             .bind(thread_id)
             .bind(checkpoint_ns)
@@ -668,7 +707,7 @@ impl Checkpointer for SqliteSaver {
             .fetch_optional(&self.db.pool)
             .await,
             None => sqlx::query(
-                "SELECT * FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id DESC LIMIT 1",
+                "SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 ORDER BY checkpoint_id DESC LIMIT 1",
             )
             .bind(thread_id)
             .bind(checkpoint_ns)
@@ -688,10 +727,10 @@ impl Checkpointer for SqliteSaver {
         options: &ListOptions,
     ) -> orrery_engine::Result<Vec<CheckpointTuple>> {
         let rows = sqlx::query(
-            "SELECT * FROM checkpoints WHERE thread_id = ?
-               AND (?2 IS NULL OR checkpoint_ns = ?2)
-               AND (?3 IS NULL OR checkpoint_id = ?3)
-               AND (?4 IS NULL OR checkpoint_id < ?4)
+            "SELECT * FROM checkpoints WHERE thread_id = $1
+               AND ($2 IS NULL OR checkpoint_ns = $2)
+               AND ($3 IS NULL OR checkpoint_id = $3)
+               AND ($4 IS NULL OR checkpoint_id < $4)
              ORDER BY checkpoint_id DESC",
         )
         .bind(thread_id)
@@ -724,12 +763,14 @@ impl Checkpointer for SqliteSaver {
         metadata: &Map<String, Value>,
     ) -> orrery_engine::Result<()> {
         sqlx::query(
-            "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, checkpoint, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, checkpoint = excluded.checkpoint, metadata = excluded.metadata",
         )
         .bind(thread_id)
         .bind(checkpoint_ns)
         .bind(&checkpoint.id)
         .bind(parent_id)
+        .bind(metadata.get("run_id").and_then(Value::as_str))
         .bind(serde_json::to_string(checkpoint).map_err(engine_err)?)
         .bind(serde_json::to_string(metadata).map_err(engine_err)?)
         .execute(&self.db.pool)
@@ -748,9 +789,15 @@ impl Checkpointer for SqliteSaver {
         let mut tx = self.db.pool.begin().await.map_err(engine_err)?;
         for (i, (channel, value)) in writes.iter().enumerate() {
             let special = special_write_index(channel);
-            let verb = if special.is_some() { "INSERT OR REPLACE" } else { "INSERT OR IGNORE" };
+            // Special channels replace; regular writes are insert-if-absent.
+            let on_conflict = if special.is_some() {
+                "DO UPDATE SET channel = excluded.channel, value = excluded.value, task_path = excluded.task_path"
+            } else {
+                "DO NOTHING"
+            };
             sqlx::query(&format!(
-                "{verb} INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}"
             ))
             .bind(&at.thread_id)
             .bind(&at.checkpoint_ns)
@@ -771,7 +818,7 @@ impl Checkpointer for SqliteSaver {
     async fn delete_thread(&self, thread_id: &str) -> orrery_engine::Result<()> {
         let mut tx = self.db.pool.begin().await.map_err(engine_err)?;
         for table in ["checkpoints", "checkpoint_writes"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = ?"))
+            sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = $1"))
                 .bind(thread_id)
                 .execute(&mut *tx)
                 .await

@@ -8,7 +8,7 @@ use orrery_engine::messages::message;
 use orrery_engine::{CompileOptions, CompiledGraph, END, Reducer, START, StateGraph};
 use serde_json::{Value, json};
 
-use crate::db::SqliteSaver;
+use crate::db::SqlSaver;
 
 /// The namespace LangGraph derives system assistant ids from (`uuid.NAMESPACE_URL`).
 const NAMESPACE_GRAPH: uuid::Uuid = uuid::Uuid::NAMESPACE_URL;
@@ -25,7 +25,7 @@ pub struct Registry {
 
 impl Registry {
     /// The bundled graphs (used when no `langgraph.json` is given).
-    pub fn bundled(saver: SqliteSaver) -> Result<Registry, orrery_engine::Error> {
+    pub fn bundled(saver: SqlSaver) -> Result<Registry, orrery_engine::Error> {
         let saver: Arc<dyn orrery_engine::Checkpointer> = Arc::new(saver);
         let mut graphs = BTreeMap::new();
         let echo = echo_graph().compile(CompileOptions {

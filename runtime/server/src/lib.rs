@@ -1,9 +1,9 @@
 //! `orrery-runtime`: an agent server that speaks the LangGraph Server HTTP API, runs graphs on
-//! the orrery engine and keeps everything in SQLite.
+//! the orrery engine and keeps everything in SQLite (default) or PostgreSQL.
 //!
 //! The flow of a run: an HTTP handler (`http/runs.rs`) validates the request, stores a pending
 //! run and subscribes to its events; a worker (`runs.rs`) claims it, drives the engine, which
-//! persists each checkpoint through `db::SqliteSaver`, and publishes every stream event to the
+//! persists each checkpoint through `db::SqlSaver`, and publishes every stream event to the
 //! subscribers as SSE frames; the outcome is recorded on the run and its thread before the
 //! stream closes.
 
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use orrery_api::Assistant;
 use serde_json::{Map, json};
 
-use crate::db::{Db, SqliteSaver};
+use crate::db::{Db, SqlSaver};
 use crate::graphs::{Registry, system_assistant_id};
 use crate::http::ApiError;
 use crate::runs::Runs;
@@ -41,6 +41,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Run workers.
     pub workers: usize,
+    /// PostgreSQL to use instead of the SQLite file (`DATABASE_URI`).
+    pub database_uri: Option<String>,
 }
 
 impl AppState {
@@ -51,8 +53,8 @@ impl AppState {
     /// When the data dir or the database cannot be opened.
     pub async fn start(options: &Options) -> anyhow::Result<Arc<AppState>> {
         std::fs::create_dir_all(&options.data_dir)?;
-        let db = Db::open(&options.data_dir).await?;
-        let registry = Arc::new(Registry::bundled(SqliteSaver::new(db.clone()))?);
+        let db = Db::open(&options.data_dir, options.database_uri.as_deref()).await?;
+        let registry = Arc::new(Registry::bundled(SqlSaver::new(db.clone()))?);
         for graph_id in registry.ids() {
             let now = orrery_engine::now_iso();
             let mut metadata = Map::new();

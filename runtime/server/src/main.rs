@@ -45,6 +45,9 @@ struct Args {
     /// Run workers.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// PostgreSQL to use instead of the SQLite file, e.g. postgres://user@host/db.
+    #[arg(long, env = "DATABASE_URI", hide_env_values = true)]
+    database_uri: Option<String>,
 }
 
 #[tokio::main]
@@ -71,7 +74,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let addr = SocketAddr::new(args.host, args.port);
     let listener = orrery_runtime::bind(addr).await?;
-    let options = orrery_runtime::Options { data_dir: args.data_dir, workers: args.workers };
+    let options = orrery_runtime::Options {
+        data_dir: args.data_dir,
+        workers: args.workers,
+        database_uri: args.database_uri,
+    };
     let state = orrery_runtime::AppState::start(&options).await?;
     tracing::info!("orrery-runtime listening on http://{}", listener.local_addr()?);
     orrery_runtime::serve(state, listener, async {

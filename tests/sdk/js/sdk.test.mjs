@@ -2,7 +2,7 @@
 // loopback port with a fresh data dir. Nobody here wrote this client.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,7 +15,11 @@ const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const exe = join(target, "debug", "orrery-runtime");
 const ECHO_ID = "e809e711-7ffe-5960-821d-7d83c173c321";
 
-let proc, dataDir, client;
+// ORRERY_SDK_BACKEND=postgres runs the same tests on a PostgreSQL database of their own.
+const backend = process.env.ORRERY_SDK_BACKEND ?? "sqlite";
+const pgBase = process.env.ORRERY_TEST_PG ?? "postgres://postgres@127.0.0.1:5432";
+const psql = (sql) => execFileSync("psql", [`${pgBase}/postgres`, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]);
+let proc, dataDir, client, pgDb;
 
 const freePort = () =>
   new Promise((ok) => {
@@ -30,8 +34,15 @@ before(async () => {
   assert.ok(existsSync(exe), `${exe} is missing: build the workspace first`);
   dataDir = mkdtempSync(join(tmpdir(), "orrery-js-"));
   const port = await freePort();
+  const env = { ...process.env, RUST_LOG: "warn" };
+  delete env.DATABASE_URI;
+  if (backend === "postgres") {
+    pgDb = `orrery_js_${Date.now()}_${process.pid}`;
+    psql(`CREATE DATABASE ${pgDb}`);
+    env.DATABASE_URI = `${pgBase}/${pgDb}`;
+  }
   proc = spawn(exe, ["dev", "--port", String(port), "--data-dir", dataDir], {
-    env: { ...process.env, RUST_LOG: "warn" },
+    env,
     stdio: ["ignore", "inherit", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -45,9 +56,14 @@ before(async () => {
   client = new Client({ apiUrl: url });
 });
 
-after(() => {
-  proc?.kill("SIGKILL");
+after(async () => {
+  if (proc) {
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await exited;
+  }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (pgDb) psql(`DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`);
 });
 
 const human = (text) => ({ messages: [{ role: "user", content: text }] });

@@ -1,4 +1,5 @@
-"""Starts `orrery-runtime dev` on a free loopback port with a fresh data dir for each test module."""
+"""Starts `orrery-runtime dev` on a free loopback port with a fresh data dir for each test module,
+once on SQLite and once on a PostgreSQL database of its own (created and dropped here)."""
 
 import os
 import shutil
@@ -7,6 +8,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,13 +29,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def url():
+PG_BASE = os.environ.get("ORRERY_TEST_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", f"{PG_BASE}/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def url(request):
     data_dir = tempfile.mkdtemp(prefix="orrery-sdk-")
     port = _free_port()
+    env = {**os.environ, "RUST_LOG": "warn"}
+    env.pop("DATABASE_URI", None)
+    db = None
+    if request.param == "postgres":
+        db = f"orrery_sdk_{uuid.uuid4().hex}"
+        _psql(f"CREATE DATABASE {db}")
+        env["DATABASE_URI"] = f"{PG_BASE}/{db}"
     proc = subprocess.Popen(
         [str(_binary()), "dev", "--port", str(port), "--data-dir", data_dir],
-        env={**os.environ, "RUST_LOG": "warn"},
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -50,3 +66,5 @@ def url():
         proc.kill()
         proc.wait(timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
+        if db:
+            _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")

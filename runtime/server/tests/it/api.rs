@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::Server;
+use crate::{Backend, Server, both};
 
 fn human(text: &str) -> Value {
     json!({"messages": [{"role": "user", "content": text}]})
 }
 
-#[tokio::test]
-async fn meta_routes_answer() {
-    let s = Server::start().await;
+both!(meta_routes_answer);
+async fn meta_routes_answer(backend: Backend) {
+    let s = Server::start(backend).await;
     assert_eq!(s.get("/ok").await, (200, json!({"ok": true, "services": {}})));
     assert_eq!(s.get("/").await.0, 200);
     let (st, info) = s.get("/info").await;
@@ -25,9 +25,9 @@ async fn meta_routes_answer() {
     );
 }
 
-#[tokio::test]
-async fn system_assistants_use_langgraph_ids_and_graph_names_resolve() {
-    let s = Server::start().await;
+both!(system_assistants_use_langgraph_ids_and_graph_names_resolve);
+async fn system_assistants_use_langgraph_ids_and_graph_names_resolve(backend: Backend) {
+    let s = Server::start(backend).await;
     let (st, list) = s.post("/assistants/search", json!({})).await;
     assert_eq!(st, 200);
     let echo = list.as_array().unwrap().iter().find(|a| a["graph_id"] == "echo").cloned().unwrap();
@@ -54,9 +54,9 @@ async fn system_assistants_use_langgraph_ids_and_graph_names_resolve() {
     assert_eq!(s.get("/assistants/echo/graph?xray=0").await.0, 422);
 }
 
-#[tokio::test]
-async fn assistants_are_created_versioned_and_rolled_back() {
-    let s = Server::start().await;
+both!(assistants_are_created_versioned_and_rolled_back);
+async fn assistants_are_created_versioned_and_rolled_back(backend: Backend) {
+    let s = Server::start(backend).await;
     let (st, a) = s
         .post("/assistants", json!({"graph_id": "echo", "name": "mine", "config": {"configurable": {"delay_ms": 1}}, "metadata": {"team": "a"}}))
         .await;
@@ -102,9 +102,9 @@ async fn assistants_are_created_versioned_and_rolled_back() {
     assert_eq!(s.send(reqwest::Method::DELETE, &format!("/assistants/{id}"), None).await.0, 404);
 }
 
-#[tokio::test]
-async fn threads_crud_search_and_errors() {
-    let s = Server::start().await;
+both!(threads_crud_search_and_errors);
+async fn threads_crud_search_and_errors(backend: Backend) {
+    let s = Server::start(backend).await;
     let (st, t) = s.post("/threads", json!({"metadata": {"user": "u1"}})).await;
     assert_eq!(st, 200);
     assert_eq!(t["status"], "idle");
@@ -163,9 +163,9 @@ async fn threads_crud_search_and_errors() {
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"detail": "Invalid JSON in request body"}));
 }
 
-#[tokio::test]
-async fn wait_runs_the_graph_and_the_thread_records_it() {
-    let s = Server::start().await;
+both!(wait_runs_the_graph_and_the_thread_records_it);
+async fn wait_runs_the_graph_and_the_thread_records_it(backend: Backend) {
+    let s = Server::start(backend).await;
     let (_, t) = s.post("/threads", json!({})).await;
     let id = t["thread_id"].as_str().unwrap();
     let r = s
@@ -210,9 +210,9 @@ async fn wait_runs_the_graph_and_the_thread_records_it() {
     assert_eq!(runs.as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn stream_sends_metadata_first_then_the_requested_modes_and_no_end_event() {
-    let s = Server::start().await;
+both!(stream_sends_metadata_first_then_the_requested_modes_and_no_end_event);
+async fn stream_sends_metadata_first_then_the_requested_modes_and_no_end_event(backend: Backend) {
+    let s = Server::start(backend).await;
     let (_, t) = s.post("/threads", json!({})).await;
     let id = t["thread_id"].as_str().unwrap();
     let (st, headers, events) = s
@@ -238,9 +238,9 @@ async fn stream_sends_metadata_first_then_the_requested_modes_and_no_end_event()
     assert!(err["detail"].as_str().unwrap().contains("bogus"));
 }
 
-#[tokio::test]
-async fn stateless_runs_leave_nothing_behind() {
-    let s = Server::start().await;
+both!(stateless_runs_leave_nothing_behind);
+async fn stateless_runs_leave_nothing_behind(backend: Backend) {
+    let s = Server::start(backend).await;
     let r = s
         .http
         .post(format!("{}/runs/wait", s.url))
@@ -266,9 +266,9 @@ async fn stateless_runs_leave_nothing_behind() {
     );
 }
 
-#[tokio::test]
-async fn background_runs_queue_per_thread_and_can_be_joined() {
-    let s = Server::start().await;
+both!(background_runs_queue_per_thread_and_can_be_joined);
+async fn background_runs_queue_per_thread_and_can_be_joined(backend: Backend) {
+    let s = Server::start(backend).await;
     let (_, t) = s.post("/threads", json!({})).await;
     let id = t["thread_id"].as_str().unwrap();
     let slow = json!({"assistant_id": "echo", "input": human("one"), "config": {"configurable": {"delay_ms": 300}}});
@@ -310,9 +310,9 @@ async fn background_runs_queue_per_thread_and_can_be_joined() {
     assert_eq!(unknown["__error__"]["message"], "404: Run not found");
 }
 
-#[tokio::test]
-async fn a_running_run_can_be_cancelled() {
-    let s = Server::start().await;
+both!(a_running_run_can_be_cancelled);
+async fn a_running_run_can_be_cancelled(backend: Backend) {
+    let s = Server::start(backend).await;
     let (_, t) = s.post("/threads", json!({})).await;
     let id = t["thread_id"].as_str().unwrap();
     let (_, run) = s
@@ -336,9 +336,9 @@ async fn a_running_run_can_be_cancelled() {
     assert_eq!(s.post(&format!("/threads/{id}/runs/{rid}/cancel"), json!({})).await.0, 404);
 }
 
-#[tokio::test]
-async fn state_updates_fork_and_runs_continue_from_them() {
-    let s = Server::start().await;
+both!(state_updates_fork_and_runs_continue_from_them);
+async fn state_updates_fork_and_runs_continue_from_them(backend: Backend) {
+    let s = Server::start(backend).await;
     let (_, t) = s.post("/threads", json!({})).await;
     let id = t["thread_id"].as_str().unwrap();
     s.post(
@@ -385,14 +385,17 @@ struct Process {
 }
 
 impl Process {
-    async fn start(data_dir: &std::path::Path) -> Process {
+    async fn start(data_dir: &std::path::Path, database_uri: Option<String>) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
-            .args(["dev", "--port", &port.to_string(), "--data-dir"])
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"));
+        cmd.args(["dev", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap();
+            .env("RUST_LOG", "warn");
+        match database_uri {
+            Some(uri) => cmd.env("DATABASE_URI", uri),
+            None => cmd.env_remove("DATABASE_URI"),
+        };
+        let child = cmd.spawn().unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         for _ in 0..200 {
@@ -412,12 +415,14 @@ impl Drop for Process {
     }
 }
 
-#[tokio::test]
-async fn a_run_survives_kill_9_and_finishes_after_restart() {
+both!(a_run_survives_kill_9_and_finishes_after_restart);
+async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
     let dir = crate::tempdir::TempDir::create();
+    let pg = (backend == Backend::Postgres).then(crate::PgDatabase::create);
+    let uri = pg.as_ref().map(crate::PgDatabase::uri);
     let http = reqwest::Client::new();
     let (thread_id, run_id) = {
-        let p = Process::start(&dir.0).await;
+        let p = Process::start(&dir.0, uri.clone()).await;
         let t: Value = http
             .post(format!("{}/threads", p.url))
             .json(&json!({}))
@@ -456,7 +461,7 @@ async fn a_run_survives_kill_9_and_finishes_after_restart() {
         (id, rid)
         // `p` is dropped here: kill -9 while the node sleeps.
     };
-    let p = Process::start(&dir.0).await;
+    let p = Process::start(&dir.0, uri.clone()).await;
     let out: Value = serde_json::from_str(
         http.get(format!("{}/threads/{thread_id}/runs/{run_id}/join", p.url))
             .send()

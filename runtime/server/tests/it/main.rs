@@ -10,12 +10,56 @@ use std::sync::Arc;
 use orrery_runtime::{AppState, Options};
 use serde_json::Value;
 
+/// Which database a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL database of its own for one test, dropped afterwards. The server is the
+/// machine's (127.0.0.1:5432, trust auth); `ORRERY_TEST_PG` overrides its base URL.
+pub struct PgDatabase {
+    pub name: String,
+}
+
+fn pg_base() -> String {
+    std::env::var("ORRERY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn psql(sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([&format!("{}/postgres", pg_base()), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql runs (apt postgresql-client)");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        let name = format!("orrery_test_{}", uuid::Uuid::new_v4().simple());
+        psql(&format!("CREATE DATABASE {name}"));
+        PgDatabase { name }
+    }
+    pub fn uri(&self) -> String {
+        format!("{}/{}", pg_base(), self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
 /// A running server; stopped when dropped.
 pub struct Server {
     pub url: String,
     pub http: reqwest::Client,
     pub data_dir: tempdir::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    // Dropped last: the server stops before its database goes.
+    pub pg: Option<PgDatabase>,
 }
 
 impl Drop for Server {
@@ -24,6 +68,23 @@ impl Drop for Server {
             let _ = s.send(());
         }
     }
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await
+            }
+        }
+    };
 }
 
 pub mod tempdir {
@@ -44,21 +105,23 @@ pub mod tempdir {
 }
 
 impl Server {
-    pub async fn start() -> Server {
+    pub async fn start(backend: Backend) -> Server {
         let data_dir = tempdir::TempDir::create();
-        Self::start_in(data_dir).await
-    }
-
-    pub async fn start_in(data_dir: tempdir::TempDir) -> Server {
-        let state: Arc<AppState> =
-            AppState::start(&Options { data_dir: data_dir.0.clone(), workers: 2 }).await.unwrap();
+        let pg = (backend == Backend::Postgres).then(PgDatabase::create);
+        let state: Arc<AppState> = AppState::start(&Options {
+            data_dir: data_dir.0.clone(),
+            workers: 2,
+            database_uri: pg.as_ref().map(PgDatabase::uri),
+        })
+        .await
+        .unwrap();
         let listener = orrery_runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(orrery_runtime::serve(state, listener, async {
             let _ = rx.await;
         }));
-        Server { url, http: reqwest::Client::new(), data_dir, stop: Some(tx) }
+        Server { url, http: reqwest::Client::new(), data_dir, stop: Some(tx), pg }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {

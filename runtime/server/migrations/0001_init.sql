@@ -1,3 +1,4 @@
+-- One schema for SQLite and PostgreSQL: JSON is stored as TEXT, integers as BIGINT.
 -- Assistants and their versions.
 CREATE TABLE IF NOT EXISTS assistants (
     assistant_id TEXT PRIMARY KEY NOT NULL,
@@ -7,13 +8,13 @@ CREATE TABLE IF NOT EXISTS assistants (
     metadata     TEXT NOT NULL,
     name         TEXT NOT NULL,
     description  TEXT,
-    version      INTEGER NOT NULL,
+    version      BIGINT NOT NULL,
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS assistant_versions (
     assistant_id TEXT NOT NULL,
-    version      INTEGER NOT NULL,
+    version      BIGINT NOT NULL,
     graph_id     TEXT NOT NULL,
     config       TEXT NOT NULL,
     context      TEXT NOT NULL,
@@ -59,16 +60,18 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     checkpoint_ns        TEXT NOT NULL,
     checkpoint_id        TEXT NOT NULL,
     parent_checkpoint_id TEXT,
+    run_id               TEXT,
     checkpoint           TEXT NOT NULL,
     metadata             TEXT NOT NULL,
     PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
 );
+CREATE INDEX IF NOT EXISTS checkpoints_by_run ON checkpoints (thread_id, run_id);
 CREATE TABLE IF NOT EXISTS checkpoint_writes (
     thread_id     TEXT NOT NULL,
     checkpoint_ns TEXT NOT NULL,
     checkpoint_id TEXT NOT NULL,
     task_id       TEXT NOT NULL,
-    idx           INTEGER NOT NULL,
+    idx           BIGINT NOT NULL,
     channel       TEXT NOT NULL,
     value         TEXT NOT NULL,
     task_path     TEXT NOT NULL,
