@@ -52,3 +52,11 @@ if [ ! -d tests/sdk/js/node_modules/@langchain/langgraph-sdk ] || [ tests/sdk/js
   (cd tests/sdk/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: JS SDK ready"
+
+# The tests use the machine's PostgreSQL (127.0.0.1:5432, trust auth); start it if it is down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+fi
+pg_isready -h 127.0.0.1 -p 5432 || echo "setup: WARNING: PostgreSQL is not reachable on 127.0.0.1:5432; the PostgreSQL tests will fail"
