@@ -32,7 +32,10 @@ pub enum DbError {
 /// Result of store calls.
 pub type DbResult<T> = Result<T, DbError>;
 
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: [(i64, &str); 2] = [
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_store.sql")),
+];
 
 /// Which database serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -621,6 +624,158 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A store item as the API returns it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Item {
+    /// Namespace labels.
+    pub namespace: Vec<String>,
+    /// Key within the namespace.
+    pub key: String,
+    /// The stored object.
+    pub value: Value,
+    /// ISO-8601 creation time.
+    pub created_at: String,
+    /// ISO-8601 update time.
+    pub updated_at: String,
+}
+
+fn expiry(ttl_minutes: Option<f64>) -> Option<String> {
+    let ttl = ttl_minutes.filter(|t| t.is_finite() && *t > 0.0)?;
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds((ttl * 60_000.0) as i64);
+    Some(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+}
+
+impl Db {
+    fn item(row: &AnyRow) -> DbResult<Item> {
+        let ns: String = row.try_get("namespace")?;
+        let value: String = row.try_get("value")?;
+        Ok(Item {
+            namespace: ns.split('.').map(str::to_string).collect(),
+            key: row.try_get("key")?,
+            value: serde_json::from_str(&value)?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// Puts an item (created or replaced), with an optional time to live in minutes.
+    pub async fn put_item(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &Value,
+        ttl_minutes: Option<f64>,
+    ) -> DbResult<()> {
+        let now = orrery_engine::now_iso();
+        sqlx::query(
+            "INSERT INTO store_items (namespace, key, value, created_at, updated_at, ttl_minutes, expires_at) VALUES ($1, $2, $3, $4, $4, $5, $6)
+             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, ttl_minutes = excluded.ttl_minutes, expires_at = excluded.expires_at",
+        )
+        .bind(namespace)
+        .bind(key)
+        .bind(text(value))
+        .bind(&now)
+        // NOTE: 0 stands for "no time to live": a NULL double confuses the PostgreSQL statement
+        // cache of sqlx's Any driver when the same statement later binds a number.
+        .bind(ttl_minutes.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(0.0))
+        .bind(expiry(ttl_minutes))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One live (unexpired) item; `refresh` restarts its time to live.
+    pub async fn get_item(
+        &self,
+        namespace: &str,
+        key: &str,
+        refresh: bool,
+    ) -> DbResult<Option<Item>> {
+        let now = orrery_engine::now_iso();
+        let row = sqlx::query(
+            "SELECT * FROM store_items WHERE namespace = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(namespace)
+        .bind(key)
+        .bind(&now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if refresh && let Some(r) = &row {
+            let ttl: Option<f64> = r.try_get("ttl_minutes")?;
+            sqlx::query("UPDATE store_items SET expires_at = $1 WHERE namespace = $2 AND key = $3")
+                .bind(expiry(ttl))
+                .bind(namespace)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+        }
+        row.as_ref().map(Self::item).transpose()
+    }
+
+    /// Deletes an item (absent is fine).
+    pub async fn delete_item(&self, namespace: &str, key: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM store_items WHERE namespace = $1 AND key = $2")
+            .bind(namespace)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Live items whose namespace starts with `prefix` (dot-joined; empty = all), oldest key first.
+    pub async fn items_under(&self, prefix: &str) -> DbResult<Vec<Item>> {
+        let now = orrery_engine::now_iso();
+        let like = format!("{}.%", prefix.replace('%', "\\%").replace('_', "\\_"));
+        let rows = sqlx::query(
+            "SELECT * FROM store_items WHERE ($1 = '' OR namespace = $1 OR namespace LIKE $2 ESCAPE '\\')
+               AND (expires_at IS NULL OR expires_at > $3)
+             ORDER BY updated_at DESC, namespace, key",
+        )
+        .bind(prefix)
+        .bind(like)
+        .bind(&now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::item).collect()
+    }
+
+    /// Copies a thread (new id, same metadata, every checkpoint and write), in one transaction.
+    /// Returns `None` when the source does not exist.
+    pub async fn copy_thread(&self, from: &str, to: &str) -> DbResult<Option<Thread>> {
+        let Some(src) = self.get_thread(from).await? else { return Ok(None) };
+        let now = orrery_engine::now_iso();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts)
+             SELECT $1, $2, $2, $2, metadata, 'idle', config, \"values\", NULL, NULL FROM threads WHERE thread_id = $3",
+        )
+        .bind(to)
+        .bind(&now)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, checkpoint, metadata)
+             SELECT $1, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, checkpoint, metadata FROM checkpoints WHERE thread_id = $2",
+        )
+        .bind(to)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path)
+             SELECT $1, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path FROM checkpoint_writes WHERE thread_id = $2",
+        )
+        .bind(to)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let _ = src;
+        self.get_thread(to).await
     }
 }
 

@@ -8,6 +8,8 @@ mod assistants;
 mod threads;
 // Runs: create, stream, wait, list, get, join, cancel, delete, stateless runs.
 mod runs;
+// The key-value store: items and namespaces.
+mod store;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(assistants::router())
         .merge(threads::router())
         .merge(runs::router())
+        .merge(store::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

@@ -118,3 +118,24 @@ def test_stateless_wait_and_async_client(url):
         assert [p.event for p in chunks] == ["metadata", "updates"]
 
     asyncio.run(go())
+
+
+def test_store(url):
+    c = get_sync_client(url=url)
+    c.store.put_item(["users", "ada"], "prefs", {"theme": "dark"})
+    item = c.store.get_item(["users", "ada"], "prefs")
+    assert item["value"] == {"theme": "dark"} and item["namespace"] == ["users", "ada"]
+    found = c.store.search_items(["users"], filter={"theme": "dark"})
+    assert [i["key"] for i in found["items"]] == ["prefs"]
+    assert c.store.list_namespaces(prefix=["users"])["namespaces"] == [["users", "ada"]]
+    c.store.delete_item(["users", "ada"], "prefs")
+    assert c.store.get_item(["users", "ada"], "prefs") is None
+
+
+def test_thread_copy(url):
+    c = get_sync_client(url=url)
+    tid = c.threads.create()["thread_id"]
+    c.runs.wait(tid, "echo", input=human("orig"))
+    copy = c.threads.copy(tid)
+    assert copy["thread_id"] != tid
+    assert contents(c.threads.get_state(copy["thread_id"])["values"]) == ["orig", "orig"]

@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/threads/{thread_id}/state/checkpoint", post(get_thread_state_at_config))
         .route("/threads/{thread_id}/state/{checkpoint_id}", get(get_thread_state_at))
         .route("/threads/{thread_id}/history", get(get_history).post(post_history))
+        .route("/threads/{thread_id}/copy", post(copy_thread))
 }
 
 async fn create_thread(
@@ -148,6 +149,24 @@ async fn patch_thread(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(axum::Json(t).into_response())
+}
+
+async fn copy_thread(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    // Like the real server, a bad id is not validated: it reaches the lookup and is a conflict.
+    let new_id = uuid::Uuid::new_v4().to_string();
+    match st.db.copy_thread(&id, &new_id).await? {
+        Some(t) => {
+            let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("values"); // a copy has no values key until it runs
+            }
+            Ok(axum::Json(v).into_response())
+        }
+        None => Err(ApiError::conflict("Conflict")),
+    }
 }
 
 async fn delete_thread(

@@ -494,3 +494,134 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
         .unwrap();
     assert_eq!(run["status"], "success");
 }
+
+both!(store_items_namespaces_and_errors);
+async fn store_items_namespaces_and_errors(backend: Backend) {
+    let s = Server::start(backend).await;
+    let put =
+        |ns: Value, key: &str, value: Value| json!({"namespace": ns, "key": key, "value": value});
+    assert_eq!(
+        s.send(
+            reqwest::Method::PUT,
+            "/store/items",
+            Some(put(json!(["users", "u1"]), "prefs", json!({"theme": "dark"})))
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        s.send(
+            reqwest::Method::PUT,
+            "/store/items",
+            Some(put(json!(["users", "u2"]), "prefs", json!({"theme": "light"})))
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        s.send(
+            reqwest::Method::PUT,
+            "/store/items",
+            Some(put(json!(["docs"]), "a", json!({"n": 1})))
+        )
+        .await
+        .0,
+        204
+    );
+    let (st, item) = s.get("/store/items?namespace=users.u1&key=prefs").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (item["namespace"].clone(), item["value"].clone()),
+        (json!(["users", "u1"]), json!({"theme": "dark"}))
+    );
+    assert_eq!(s.get("/store/items?namespace=users.u1&key=nope").await, (200, Value::Null));
+    assert_eq!(
+        s.get("/store/items?namespace=users.u1").await,
+        (400, json!({"error": "Key is required"}))
+    );
+    let (st, body) = s
+        .send(reqwest::Method::PUT, "/store/items", Some(put(json!(["bad.label"]), "k", json!({}))))
+        .await;
+    assert_eq!(st, 422);
+    assert_eq!(
+        body,
+        json!("Namespace label 'bad.label' must be a non-empty string without periods")
+    );
+    assert_eq!(
+        s.send(reqwest::Method::PUT, "/store/items", Some(put(json!(["x"]), "k", json!(3))))
+            .await
+            .0,
+        422
+    );
+    let (_, found) = s.post("/store/items/search", json!({"namespace_prefix": ["users"]})).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 2);
+    assert_eq!(found["items"][0]["score"], Value::Null);
+    let (_, filtered) = s
+        .post(
+            "/store/items/search",
+            json!({"namespace_prefix": ["users"], "filter": {"theme": "light"}}),
+        )
+        .await;
+    assert_eq!(filtered["items"][0]["namespace"], json!(["users", "u2"]));
+    let (_, ns) = s.post("/store/namespaces", json!({"prefix": ["users"]})).await;
+    assert_eq!(ns, json!({"namespaces": [["users", "u1"], ["users", "u2"]]}));
+    let (_, ns) = s.post("/store/namespaces", json!({"max_depth": 1})).await;
+    assert_eq!(ns, json!({"namespaces": [["docs"], ["users"]]}));
+    assert_eq!(
+        s.send(
+            reqwest::Method::DELETE,
+            "/store/items",
+            Some(json!({"namespace": ["docs"], "key": "a"}))
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(s.get("/store/items?namespace=docs&key=a").await, (200, Value::Null));
+    // An item past its time to live is gone.
+    let body = json!({"namespace": ["tmp"], "key": "t", "value": {"v": 1}, "ttl": 0.0005});
+    assert_eq!(s.send(reqwest::Method::PUT, "/store/items", Some(body)).await.0, 204);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(
+        s.get("/store/items?namespace=tmp&key=t&refresh_ttl=false").await,
+        (200, Value::Null)
+    );
+}
+
+both!(threads_are_copied_with_their_checkpoints);
+async fn threads_are_copied_with_their_checkpoints(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (_, t) = s.post("/threads", json!({"metadata": {"k": "v"}})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    s.post(
+        &format!("/threads/{id}/runs/wait"),
+        json!({"assistant_id": "echo", "input": human("copy me")}),
+    )
+    .await;
+    let (st, copy) = s.post(&format!("/threads/{id}/copy"), json!({})).await;
+    assert_eq!(st, 200);
+    let cid = copy["thread_id"].as_str().unwrap();
+    assert_ne!(cid, id);
+    assert_eq!(copy["metadata"]["k"], "v");
+    assert!(copy.get("values").is_none(), "a copy has no values key");
+    let (_, state) = s.get(&format!("/threads/{cid}/state")).await;
+    assert_eq!(state["values"]["messages"][1]["content"], "copy me");
+    let (_, hist) = s.post(&format!("/threads/{cid}/history"), json!({"limit": 10})).await;
+    assert_eq!(hist.as_array().unwrap().len(), 3);
+    // The copy continues on its own.
+    let (_, out) = s
+        .post(
+            &format!("/threads/{cid}/runs/wait"),
+            json!({"assistant_id": "echo", "input": human("more")}),
+        )
+        .await;
+    assert_eq!(out["messages"].as_array().unwrap().len(), 4);
+    let (_, orig) = s.get(&format!("/threads/{id}/state")).await;
+    assert_eq!(orig["values"]["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.post(&format!("/threads/{}/copy", uuid::Uuid::new_v4()), json!({})).await,
+        (409, json!({"detail": "Conflict"}))
+    );
+}
