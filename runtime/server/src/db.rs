@@ -87,7 +87,7 @@ impl Db {
             ),
         };
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -503,13 +503,14 @@ impl Db {
         row.as_ref().map(Self::run).transpose()
     }
 
-    /// Runs left `running` by a process that died: they go back to the queue.
-    pub async fn requeue_running(&self) -> DbResult<u64> {
-        let n = sqlx::query("UPDATE runs SET status = 'pending' WHERE status = 'running'")
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n)
+    /// Runs left `running` by a process that died: they go back to the queue. Returns their ids.
+    pub async fn requeue_running(&self) -> DbResult<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE runs SET status = 'pending' WHERE status = 'running' RETURNING run_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| r.try_get::<String, _>("run_id").map_err(DbError::from)).collect()
     }
 
     /// Whether a run already saved checkpoints (it was interrupted by a crash and resumes).
@@ -948,32 +949,65 @@ impl Checkpointer for SqlSaver {
         task_path: &str,
         writes: &[(String, Value)],
     ) -> orrery_engine::Result<()> {
-        let mut tx = self.db.pool.begin().await.map_err(engine_err)?;
+        // One multi-row statement per kind: special channels replace, regular writes are
+        // insert-if-absent. A single statement needs no explicit transaction.
+        let mut rows: [Vec<(i64, &String, String)>; 2] = [Vec::new(), Vec::new()];
         for (i, (channel, value)) in writes.iter().enumerate() {
             let special = special_write_index(channel);
-            // Special channels replace; regular writes are insert-if-absent.
-            let on_conflict = if special.is_some() {
-                "DO UPDATE SET channel = excluded.channel, value = excluded.value, task_path = excluded.task_path"
-            } else {
-                "DO NOTHING"
-            };
-            sqlx::query(&format!(
-                "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}"
-            ))
-            .bind(&at.thread_id)
-            .bind(&at.checkpoint_ns)
-            .bind(&at.checkpoint_id)
-            .bind(task_id)
-            .bind(special.unwrap_or(i as i64))
-            .bind(channel)
-            .bind(serde_json::to_string(value).map_err(engine_err)?)
-            .bind(task_path)
-            .execute(&mut *tx)
-            .await
+            let json = serde_json::to_string(value).map_err(engine_err)?;
+            rows[usize::from(special.is_some())].push((special.unwrap_or(i as i64), channel, json));
+        }
+        let statements: Vec<(String, &Vec<(i64, &String, String)>)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(kind, r)| {
+                let values: Vec<String> = (0..r.len())
+                    .map(|n| {
+                        let b = n * 8;
+                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+                    })
+                    .collect();
+                let on_conflict = if kind == 1 {
+                    "DO UPDATE SET channel = excluded.channel, value = excluded.value, task_path = excluded.task_path"
+                } else {
+                    "DO NOTHING"
+                };
+                let sql = format!(
+                    "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES {}
+                     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}",
+                    values.join(", ")
+                );
+                (sql, r)
+            })
+            .collect();
+        let mut tx = if statements.len() > 1 {
+            Some(self.db.pool.begin().await.map_err(engine_err)?)
+        } else {
+            None
+        };
+        for (sql, r) in &statements {
+            let mut q = sqlx::query(sql);
+            for (idx, channel, json) in r.iter() {
+                q = q
+                    .bind(&at.thread_id)
+                    .bind(&at.checkpoint_ns)
+                    .bind(&at.checkpoint_id)
+                    .bind(task_id)
+                    .bind(*idx)
+                    .bind(*channel)
+                    .bind(json)
+                    .bind(task_path);
+            }
+            match tx.as_mut() {
+                Some(tx) => q.execute(&mut **tx).await,
+                None => q.execute(&self.db.pool).await,
+            }
             .map_err(engine_err)?;
         }
-        tx.commit().await.map_err(engine_err)?;
+        if let Some(tx) = tx {
+            tx.commit().await.map_err(engine_err)?;
+        }
         Ok(())
     }
 

@@ -74,10 +74,10 @@ impl AppState {
             db.insert_assistant(&a).await?;
         }
         let requeued = db.requeue_running().await?;
-        if requeued > 0 {
-            tracing::info!("requeued {requeued} runs left running by a previous process");
+        if !requeued.is_empty() {
+            tracing::info!("requeued {} runs left running by a previous process", requeued.len());
         }
-        let runs = Runs::new(db.clone(), Arc::clone(&registry));
+        let runs = Runs::new(db.clone(), Arc::clone(&registry), requeued);
         runs.start_workers(options.workers);
         Ok(Arc::new(AppState { db, registry, runs }))
     }

@@ -42,8 +42,8 @@ struct Args {
     /// Where the SQLite database lives.
     #[arg(long, default_value = ".orrery")]
     data_dir: PathBuf,
-    /// Run workers.
-    #[arg(long, default_value_t = 4)]
+    /// Run workers (runs of different threads execute concurrently).
+    #[arg(long, default_value_t = 8)]
     workers: usize,
     /// PostgreSQL to use instead of the SQLite file, e.g. postgres://user@host/db.
     #[arg(long, env = "DATABASE_URI", hide_env_values = true)]

@@ -125,6 +125,8 @@ pub struct Runs {
     registry: Arc<Registry>,
     wake: Notify,
     live: Mutex<HashMap<String, Arc<RunChannel>>>,
+    /// Runs a previous process left running (they resume from their last checkpoint).
+    requeued: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Error classes whose message a run stream passes through; others are masked.
@@ -145,8 +147,14 @@ const PASS_THROUGH: [&str; 12] = [
 
 impl Runs {
     /// A queue over `db`.
-    pub fn new(db: Db, registry: Arc<Registry>) -> Arc<Runs> {
-        Arc::new(Runs { db, registry, wake: Notify::new(), live: Mutex::new(HashMap::new()) })
+    pub fn new(db: Db, registry: Arc<Registry>, requeued: Vec<String>) -> Arc<Runs> {
+        Arc::new(Runs {
+            db,
+            registry,
+            wake: Notify::new(),
+            live: Mutex::new(HashMap::new()),
+            requeued: Mutex::new(requeued.into_iter().collect()),
+        })
     }
 
     /// The live channel of a run (created on first use).
@@ -319,7 +327,10 @@ impl Runs {
         let (config, mut input) = run_config(run, &assistant, kwargs, &requested)?;
         // A run picked up again after a crash continues from its last checkpoint instead of
         // applying its input a second time.
-        if self.db.run_has_checkpoints(&run.thread_id, &run.run_id).await.map_err(db_err)? {
+        let requeued = self.requeued.lock().map(|r| r.contains(&run.run_id)).unwrap_or(true);
+        if requeued
+            && self.db.run_has_checkpoints(&run.thread_id, &run.run_id).await.map_err(db_err)?
+        {
             input = Input::Resume;
         }
 
