@@ -1,14 +1,13 @@
 //! The checkpoint model (format `v = 4`), the `Checkpointer` trait and the in-memory saver.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::types::{ERROR, INTERRUPT, RESUME, SCHEDULED};
 
 /// A channel version. LangGraph's savers format them as `"{n:032}.{random:016}"`; only the
@@ -151,233 +150,9 @@ pub fn special_write_index(channel: &str) -> Option<i64> {
     }
 }
 
-#[derive(Debug, Clone)]
-struct StoredWrite {
-    task_id: String,
-    idx: i64,
-    task_path: String,
-    channel: String,
-    value: Value,
-}
-
-/// A stored checkpoint: the checkpoint and its metadata serialised (as LangGraph's saver keeps
-/// them: compact, and a snapshot no later mutation can reach), its parent's id, and the pending
-/// writes stored against it.
-#[derive(Default)]
-struct Stored {
-    checkpoint: Vec<u8>,
-    metadata: Vec<u8>,
-    parent: Option<String>,
-    writes: Vec<StoredWrite>,
-}
-
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::Checkpointer(format!("stored checkpoint: {e}")))
-}
-
-#[derive(Default)]
-struct Memory {
-    /// thread -> ns -> checkpoint id -> checkpoint
-    threads: HashMap<String, HashMap<String, BTreeMap<String, Stored>>>,
-}
-
-/// Keeps everything in process memory, like LangGraph's `InMemorySaver`.
-#[derive(Default)]
-pub struct InMemorySaver {
-    inner: Mutex<Memory>,
-}
-
-impl InMemorySaver {
-    /// An empty saver.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Ids of every thread with checkpoints, sorted.
-    pub fn list_threads(&self) -> Vec<String> {
-        let Ok(mem) = self.lock() else { return Vec::new() };
-        let mut out: Vec<String> = mem.threads.keys().cloned().collect();
-        out.sort();
-        out
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Memory>> {
-        self.inner.lock().map_err(|_| Error::Checkpointer("in-memory saver poisoned".into()))
-    }
-}
-
-fn tuple_of(thread_id: &str, ns: &str, id: &str, entry: &Stored) -> Result<CheckpointTuple> {
-    let mut writes: Vec<&StoredWrite> = entry.writes.iter().collect();
-    writes
-        .sort_by(|a, b| (&a.task_path, &a.task_id, a.idx).cmp(&(&b.task_path, &b.task_id, b.idx)));
-    Ok(CheckpointTuple {
-        config: CheckpointRef {
-            thread_id: thread_id.into(),
-            checkpoint_ns: ns.into(),
-            checkpoint_id: id.into(),
-        },
-        checkpoint: decode(&entry.checkpoint)?,
-        metadata: decode(&entry.metadata)?,
-        parent: entry.parent.as_ref().map(|p| CheckpointRef {
-            thread_id: thread_id.into(),
-            checkpoint_ns: ns.into(),
-            checkpoint_id: p.clone(),
-        }),
-        pending_writes: writes
-            .into_iter()
-            .map(|w| PendingWrite {
-                task_id: w.task_id.clone(),
-                channel: w.channel.clone(),
-                value: w.value.clone(),
-            })
-            .collect(),
-    })
-}
-
 /// Whether `metadata` has every key of `filter` with an equal value.
 pub fn metadata_matches(metadata: &Map<String, Value>, filter: &Map<String, Value>) -> bool {
     filter.iter().all(|(k, v)| metadata.get(k) == Some(v))
-}
-
-/// `map[key]`, inserting a default under an owned copy of the key only when it is missing.
-fn slot<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_string(), V::default());
-    }
-    map.get_mut(key).expect("inserted above")
-}
-
-#[async_trait]
-impl Checkpointer for InMemorySaver {
-    async fn get_tuple(
-        &self,
-        thread_id: &str,
-        checkpoint_ns: &str,
-        checkpoint_id: Option<&str>,
-    ) -> Result<Option<CheckpointTuple>> {
-        let mem = self.lock()?;
-        let Some(cps) = mem.threads.get(thread_id).and_then(|t| t.get(checkpoint_ns)) else {
-            return Ok(None);
-        };
-        let found = match checkpoint_id {
-            Some(id) => cps.get_key_value(id),
-            None => cps.iter().next_back(),
-        };
-        found.map(|(id, e)| tuple_of(thread_id, checkpoint_ns, id, e)).transpose()
-    }
-
-    async fn list(&self, thread_id: &str, options: &ListOptions) -> Result<Vec<CheckpointTuple>> {
-        let mem = self.lock()?;
-        let Some(namespaces) = mem.threads.get(thread_id) else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for (ns, cps) in namespaces {
-            if options.checkpoint_ns.as_ref().is_some_and(|n| n != ns) {
-                continue;
-            }
-            for (id, e) in cps {
-                if options.checkpoint_id.as_ref().is_some_and(|c| c != id)
-                    || options.before.as_ref().is_some_and(|b| id >= b)
-                {
-                    continue;
-                }
-                let t = tuple_of(thread_id, ns, id, e)?;
-                if options.filter.as_ref().is_some_and(|f| !metadata_matches(&t.metadata, f)) {
-                    continue;
-                }
-                out.push(t);
-            }
-        }
-        out.sort_by(|a, b| b.config.checkpoint_id.cmp(&a.config.checkpoint_id));
-        if let Some(limit) = options.limit {
-            out.truncate(limit);
-        }
-        Ok(out)
-    }
-
-    async fn put(
-        &self,
-        thread_id: &str,
-        checkpoint_ns: &str,
-        parent_id: Option<&str>,
-        checkpoint: &Checkpoint,
-        metadata: &Map<String, Value>,
-    ) -> Result<()> {
-        let encode = |v: &dyn erased::Encode| v.encode();
-        let (cp, meta) = (encode(checkpoint)?, encode(metadata)?);
-        let mut mem = self.lock()?;
-        let cps = slot(slot(&mut mem.threads, thread_id), checkpoint_ns);
-        let entry = cps.entry(checkpoint.id.clone()).or_default();
-        entry.checkpoint = cp;
-        entry.metadata = meta;
-        entry.parent = parent_id.map(str::to_string);
-        Ok(())
-    }
-
-    async fn put_writes(
-        &self,
-        at: &CheckpointRef,
-        task_id: &str,
-        task_path: &str,
-        writes: &[(String, Value)],
-    ) -> Result<()> {
-        let mut mem = self.lock()?;
-        let cps = slot(slot(&mut mem.threads, &at.thread_id), &at.checkpoint_ns);
-        let Some(entry) = cps.get_mut(&at.checkpoint_id) else {
-            return Err(Error::Checkpointer(format!(
-                "no checkpoint {} to store writes against",
-                at.checkpoint_id
-            )));
-        };
-        for (i, (channel, value)) in writes.iter().enumerate() {
-            let idx = special_write_index(channel).unwrap_or(i as i64);
-            let existing = entry.writes.iter().position(|w| w.idx == idx && w.task_id == task_id);
-            let w = StoredWrite {
-                task_id: task_id.to_string(),
-                idx,
-                task_path: task_path.to_string(),
-                channel: channel.clone(),
-                value: value.clone(),
-            };
-            match existing {
-                // Special channels replace; regular writes are insert-if-absent.
-                Some(pos) if idx < 0 => entry.writes[pos] = w,
-                Some(_) => {}
-                None => entry.writes.push(w),
-            }
-        }
-        Ok(())
-    }
-
-    async fn delete_thread(&self, thread_id: &str) -> Result<()> {
-        let mut mem = self.lock()?;
-        mem.threads.remove(thread_id);
-        Ok(())
-    }
-}
-
-mod erased {
-    use super::{Error, Result};
-
-    /// Serialises without naming the type (keeps `put` free of generics).
-    pub(super) trait Encode {
-        fn encode(&self) -> Result<Vec<u8>>;
-    }
-
-    /// The size of the last encoding: checkpoints of a run are alike, so one allocation of
-    /// about the right size usually suffices.
-    static LAST_LEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(256);
-
-    impl<T: serde::Serialize> Encode for T {
-        fn encode(&self) -> Result<Vec<u8>> {
-            use std::sync::atomic::Ordering::Relaxed;
-            let mut buf = Vec::with_capacity(LAST_LEN.load(Relaxed) + 32);
-            serde_json::to_writer(&mut buf, self)
-                .map_err(|e| Error::Checkpointer(format!("encode: {e}")))?;
-            LAST_LEN.store(buf.len(), Relaxed);
-            Ok(buf)
-        }
-    }
 }
 
 static LAST_V6_TS: AtomicU64 = AtomicU64::new(0);
@@ -434,7 +209,32 @@ pub fn new_checkpoint_id(step: i64) -> String {
 
 /// Now, as LangGraph writes checkpoint timestamps (`2026-11-25T09:27:42.361817+00:00`).
 pub fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    thread_local! {
+        /// The formatted date and time of the last whole second seen on this thread: a run
+        /// stamps many checkpoints a second, and only the microseconds differ.
+        static SECOND: std::cell::RefCell<(i64, String)> =
+            const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    let (secs, micros) = (now.timestamp(), now.timestamp_subsec_micros().min(999_999));
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            *cached = (secs, now.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        let mut out = String::with_capacity(cached.1.len() + 13);
+        out.push_str(&cached.1);
+        out.push('.');
+        let mut digits = [b'0'; 6];
+        let mut m = micros;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        digits.iter().for_each(|&d| out.push(char::from(d)));
+        out.push_str("+00:00");
+        out
+    })
 }
 
 /// The wire form LangGraph's savers use for a version: zero-padded integer and a fraction.
@@ -460,29 +260,18 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_read_like_langgraph() {
+        let ts = now_iso();
+        let parsed = chrono::DateTime::parse_from_rfc3339(&ts).unwrap();
+        assert_eq!(parsed.to_rfc3339_opts(chrono::SecondsFormat::Micros, false), ts);
+        assert!(ts.ends_with("+00:00") && ts.len() == 32, "{ts}");
+        assert!(now_iso() >= ts);
+    }
+
+    #[test]
     fn versions_format_like_langgraph() {
         let s = format_version(3);
         assert!(s.starts_with("00000000000000000000000000000003."));
         assert_eq!(s.len(), 32 + 1 + 16);
-    }
-
-    #[tokio::test]
-    async fn writes_are_insert_if_absent_and_specials_replace() {
-        let saver = InMemorySaver::new();
-        let cp = Checkpoint::empty();
-        saver.put("t", "", None, &cp, &Map::new()).await.unwrap();
-        let at = CheckpointRef {
-            thread_id: "t".into(),
-            checkpoint_ns: "".into(),
-            checkpoint_id: cp.id.clone(),
-        };
-        saver.put_writes(&at, "task", "p", &[("x".into(), Value::from(1))]).await.unwrap();
-        saver.put_writes(&at, "task", "p", &[("x".into(), Value::from(2))]).await.unwrap();
-        saver.put_writes(&at, "task", "p", &[(RESUME.into(), Value::from("a"))]).await.unwrap();
-        saver.put_writes(&at, "task", "p", &[(RESUME.into(), Value::from("b"))]).await.unwrap();
-        let t = saver.get_tuple("t", "", None).await.unwrap().unwrap();
-        let got: Vec<_> =
-            t.pending_writes.iter().map(|w| (w.channel.as_str(), w.value.clone())).collect();
-        assert_eq!(got, vec![(RESUME, Value::from("b")), ("x", Value::from(1))]);
     }
 }

@@ -1,11 +1,11 @@
 //! The `StateGraph` builder and its lowering to a Pregel program (`engine-semantics` §1.1).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::{HashMap, IndexMap};
 use futures::future::BoxFuture;
-use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::channel::{Kind, Reducer};
@@ -465,14 +465,14 @@ pub(crate) fn join_channel(sources: &[String], to: &str) -> String {
 
 impl CompiledGraph {
     fn lower(spec: StateGraph, options: CompileOptions) -> Result<CompiledGraph> {
-        let mut channels: IndexMap<String, Arc<Kind>> = IndexMap::new();
+        let mut channels: IndexMap<String, Arc<Kind>> = IndexMap::default();
         for (k, r) in &spec.state {
             channels.insert(k.clone(), Arc::new(Kind::from_reducer(r)));
         }
         channels.insert(START.into(), Arc::new(Kind::Ephemeral { guard: true }));
         channels.insert(TASKS.into(), Arc::new(Kind::Topic));
 
-        let mut nodes: IndexMap<String, PregelNode> = IndexMap::new();
+        let mut nodes: IndexMap<String, PregelNode> = IndexMap::default();
         let blank = |name: &str| PregelNode {
             name: name.to_string(),
             kind: None,
@@ -531,7 +531,7 @@ impl CompiledGraph {
                 n.branches.extend(bs.iter().cloned());
             }
         }
-        let mut trigger_to_nodes: HashMap<String, Vec<String>> = HashMap::new();
+        let mut trigger_to_nodes: HashMap<String, Vec<String>> = HashMap::default();
         for n in nodes.values() {
             for t in &n.triggers {
                 trigger_to_nodes.entry(t.clone()).or_default().push(n.name.clone());

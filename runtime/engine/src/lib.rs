@@ -14,6 +14,7 @@ mod context;
 mod drawing;
 mod error;
 mod graph;
+mod memory;
 pub mod messages;
 mod pregel;
 mod retry;
@@ -22,17 +23,23 @@ mod types;
 
 use std::sync::Arc;
 
+/// The engine's hash maps: foldhash instead of SipHash (keys are channel and node names the
+/// graph's author chose, hashed on every step; they are not attacker-controlled table sizes).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// Insertion-ordered maps, with the same hasher.
+pub(crate) type IndexMap<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
+
 pub use channel::{Reducer, ReducerFn};
 pub use checkpoint::{
-    Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer, InMemorySaver, ListOptions,
-    PendingWrite, Version, format_version, metadata_matches, new_checkpoint_id, now_iso,
-    special_write_index,
+    Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer, ListOptions, PendingWrite, Version,
+    format_version, metadata_matches, new_checkpoint_id, now_iso, special_write_index,
 };
 pub use context::{NodeContext, RunConfig, StreamEvent, StreamMode, TaskInfo};
 pub use error::{Error, NodeError, Result};
 pub use graph::{
     Breakpoints, CompileOptions, CompiledGraph, Managed, NodeFn, NodeOptions, RouterFn, StateGraph,
 };
+pub use memory::InMemorySaver;
 pub use pregel::RunOutcome;
 pub use retry::RetryPolicy;
 pub use state::{SnapshotTask, StateSnapshot};

@@ -4,13 +4,13 @@
 //! Architecture Invariant: every effect goes through the `Checkpointer` and the stream emitter;
 //! the loop itself does no IO.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
+use crate::{HashMap, IndexMap};
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::channel::{Channel, Kind, reduce};
@@ -218,7 +218,7 @@ pub(crate) fn apply_writes(
             checkpoint.channel_versions.insert(c.clone(), next_v);
         }
     }
-    let mut grouped: IndexMap<&str, Vec<Value>> = IndexMap::new();
+    let mut grouped: IndexMap<&str, Vec<Value>> = IndexMap::default();
     for (_, _, _, writes) in tasks.iter() {
         for (c, v) in writes.iter() {
             if RESERVED_WRITES.contains(&c.as_str()) || !channels.contains_key(c) {
@@ -866,7 +866,7 @@ impl Loop {
             updated,
             run_metadata,
             at: CheckpointRef::default(),
-            resume_map: HashMap::new(),
+            resume_map: HashMap::default(),
         })
     }
 

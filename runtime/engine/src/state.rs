@@ -446,7 +446,7 @@ impl CompiledGraph {
             }
         };
         let snapshot_of = |cp: &Checkpoint,
-                           channels: &indexmap::IndexMap<String, crate::channel::Channel>,
+                           channels: &crate::IndexMap<String, crate::channel::Channel>,
                            step: i64,
                            updated: Option<Vec<String>>| {
             let mut next = cp.clone();
