@@ -4,6 +4,8 @@
 //! Architecture Invariant: this crate depends on serde only and builds for wasm32.
 //! Field order follows the order the real server emits.
 
+pub mod desktop;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
