@@ -284,6 +284,110 @@ pub const STREAM_MODES: [&str; 9] = [
     "checkpoints",
 ];
 
+/// One event of a run or thread stream (`text/event-stream`, `api-contract.md` §5): the SSE
+/// `event` name (`metadata`, `values`, `updates`, `messages`, `custom`, `error`, `values|<ns>`,
+/// ...), its `data` parsed as JSON, and the `id` line of that event when the server sent one
+/// (resumable runs and thread streams only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamPart {
+    /// The event name.
+    pub event: String,
+    /// The payload.
+    pub data: Value,
+    /// The event id (`<ms>-<seq>`), for `Last-Event-ID` on reconnection.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+}
+
+/// One version of an assistant (`POST /assistants/{id}/versions`): an [`Assistant`] without
+/// `updated_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistantVersion {
+    /// UUID.
+    pub assistant_id: String,
+    /// Version number, from 1.
+    pub version: i64,
+    /// The graph it runs.
+    pub graph_id: String,
+    /// `{tags?, recursion_limit?, configurable?}`.
+    #[serde(default)]
+    pub config: Object,
+    /// Runtime context.
+    #[serde(default)]
+    pub context: Object,
+    /// Metadata of that version.
+    #[serde(default)]
+    pub metadata: Object,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// ISO-8601 creation time of the version.
+    pub created_at: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A scheduled run (`/runs/crons`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cron {
+    /// UUID.
+    pub cron_id: String,
+    /// The assistant it runs (resolved to a UUID).
+    pub assistant_id: String,
+    /// The thread it runs on; `null` for a stateless cron (a new thread per firing).
+    pub thread_id: Option<String>,
+    /// Owner (`""` without auth).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// No firing after this time.
+    pub end_time: Option<String>,
+    /// Five-field cron schedule.
+    pub schedule: String,
+    /// IANA time zone of the schedule.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The run it creates (the create body minus top-level fields).
+    pub payload: Object,
+    /// Next firing (second precision).
+    pub next_run_date: Option<String>,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: Object,
+    /// `delete` or `keep` (stateless crons), `null` for thread crons.
+    #[serde(default)]
+    pub on_run_completed: Option<String>,
+    /// Whether it fires.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// ISO-8601 creation time.
+    pub created_at: String,
+    /// ISO-8601 update time.
+    pub updated_at: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An item of the key-value store (`/store/items`); search results carry a `score`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Namespace path, e.g. `["users", "u1"]`.
+    pub namespace: Vec<String>,
+    /// Key within the namespace.
+    pub key: String,
+    /// The stored JSON object.
+    pub value: Object,
+    /// ISO-8601 creation time.
+    pub created_at: String,
+    /// ISO-8601 update time.
+    pub updated_at: String,
+    /// Relevance of a semantic search hit (`null` without an index); absent on plain gets.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub score: Option<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
