@@ -13,7 +13,7 @@ APT_PKGS=(
   libwebkit2gtk-4.1-dev libsoup-3.0-dev librsvg2-dev libayatana-appindicator3-dev
   xvfb xauth dbus-x11 xdotool imagemagick
   webkit2gtk-driver chromium chromium-driver
-  gnome-keyring libsecret-1-dev keyutils
+  gnome-keyring libsecret-1-dev libsecret-tools keyutils
   postgresql-client
   python3-venv
 )
@@ -46,6 +46,17 @@ if ! cmp -s "$req" "$stamp" 2>/dev/null; then
   cp "$req" "$stamp"
 fi
 echo "setup: Python SDK venv ready"
+
+# Python: a real `langgraph dev` server (pinned) for testing the client and the app against it.
+LGDEV_VENV="${ORRERY_LGDEV_VENV:-$HOME/.cache/orrery/venv-lgdev}"
+req="tests/lgdev/requirements.txt"
+stamp="$LGDEV_VENV/.requirements"
+if ! cmp -s "$req" "$stamp" 2>/dev/null; then
+  python3 -m venv "$LGDEV_VENV"
+  "$LGDEV_VENV/bin/pip" install -q -r "$req"
+  cp "$req" "$stamp"
+fi
+echo "setup: langgraph dev venv ready"
 
 # Node: the official JS SDK for the compatibility tests (installed from the committed lock file).
 if [ ! -d tests/sdk/js/node_modules/@langchain/langgraph-sdk ] || [ tests/sdk/js/package-lock.json -nt tests/sdk/js/node_modules ]; then

@@ -1,4 +1,129 @@
 //! The Orrery desktop shell: a Tauri v2 window around the Leptos UI in `ui/`.
+//!
+//! The shell owns everything that touches the network or a secret: the embedded runtime
+//! ([`sidecar`]), the saved connections and their keys in the OS keychain ([`store`]), health
+//! checks with backoff ([`health`]) and every HTTP request to a deployment ([`remote`], over
+//! `orrery-client`). The UI only calls the commands below.
+
+pub mod health;
+pub mod remote;
+pub mod sidecar;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use orrery_api::desktop::{
+    ConnectionInput, ConnectionView, Health, HealthState, LOCAL_CONNECTION, LocalRuntimeView,
+    SidecarState,
+};
+use orrery_api::{Assistant, Thread};
+use tauri::Manager;
+
+use crate::health::HealthBook;
+use crate::sidecar::Sidecar;
+use crate::store::{Saved, Store, keys, normalize_url};
+
+/// Everything the commands share.
+pub struct Shell {
+    store: Mutex<Store>,
+    sidecar: Arc<Sidecar>,
+    health: Arc<HealthBook>,
+}
+
+/// Where a connection points and the key to use, resolved for one request.
+pub struct Target {
+    /// Base URL.
+    pub url: String,
+    /// API key from the keychain, if any.
+    pub key: Option<String>,
+}
+
+impl Shell {
+    fn target(&self, id: &str) -> Result<Target, String> {
+        if id == LOCAL_CONNECTION {
+            let url = self.sidecar.url().ok_or_else(|| {
+                "the local runtime is not running yet (see its log on the Local panel)".to_string()
+            })?;
+            return Ok(Target { url, key: None });
+        }
+        let url = self
+            .store
+            .lock()
+            .map_err(|_| "connection store unavailable".to_string())?
+            .get(id)
+            .map(|c| c.url.clone())
+            .ok_or_else(|| format!("no connection {id:?}"))?;
+        Ok(Target { url, key: keys::get(id)? })
+    }
+
+    /// Every connection to check: id, URL (none while the local runtime is down) and key.
+    pub(crate) fn targets(&self) -> Vec<(String, Option<Target>)> {
+        let mut out = vec![(
+            LOCAL_CONNECTION.to_string(),
+            self.sidecar.url().map(|url| Target { url, key: None }),
+        )];
+        let saved: Vec<Saved> =
+            self.store.lock().map(|s| s.connections.clone()).unwrap_or_default();
+        for c in saved {
+            // A keychain that cannot be read leaves the key out; the check then reports the
+            // server's 401/403, and the command paths report the keychain error itself.
+            let key = keys::get(&c.id).ok().flatten();
+            out.push((c.id.clone(), Some(Target { url: c.url, key })));
+        }
+        out
+    }
+
+    fn view_of(&self, c: &Saved) -> ConnectionView {
+        ConnectionView {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            url: c.url.clone(),
+            color: c.color.clone(),
+            local: false,
+            has_key: keys::get(&c.id).ok().flatten().is_some(),
+            health: self.health.get(&c.id),
+        }
+    }
+
+    fn local_view(&self) -> ConnectionView {
+        let rt = self.sidecar.view();
+        let mut health = self.health.get(LOCAL_CONNECTION);
+        match rt.state {
+            SidecarState::Running => {}
+            SidecarState::Starting | SidecarState::Restarting | SidecarState::Stopped => {
+                health = Health { state: HealthState::Starting, ..health };
+            }
+            SidecarState::Failed => {
+                health =
+                    Health { state: HealthState::Down, error: rt.log.last().cloned(), ..health };
+            }
+        }
+        ConnectionView {
+            id: LOCAL_CONNECTION.into(),
+            name: "Local runtime".into(),
+            url: rt.url.unwrap_or_default(),
+            color: "#7c3aed".into(),
+            local: true,
+            has_key: false,
+            health,
+        }
+    }
+
+    fn list(&self) -> Result<Vec<ConnectionView>, String> {
+        let saved = self
+            .store
+            .lock()
+            .map_err(|_| "connection store unavailable".to_string())?
+            .connections
+            .clone();
+        let mut out = vec![self.local_view()];
+        out.extend(saved.iter().map(|c| self.view_of(c)));
+        Ok(out)
+    }
+}
+
+type Cmd<T> = Result<T, String>;
 
 /// The shell's version, so the UI can show which build it runs in.
 #[tauri::command]
@@ -6,13 +131,171 @@ fn shell_version() -> String {
     format!("orrery-desktop {}", env!("CARGO_PKG_VERSION"))
 }
 
+#[tauri::command]
+fn connections_list(shell: tauri::State<'_, Shell>) -> Cmd<Vec<ConnectionView>> {
+    shell.list()
+}
+
+#[tauri::command]
+async fn connection_save(
+    shell: tauri::State<'_, Shell>,
+    input: ConnectionInput,
+) -> Cmd<ConnectionView> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() {
+        return Err("a connection needs a name".into());
+    }
+    let url = normalize_url(&input.url)?;
+    let color = if input.color.trim().is_empty() { "#2563eb".into() } else { input.color };
+    let saved = {
+        let mut store = shell.store.lock().map_err(|_| "connection store unavailable")?;
+        let id = match &input.id {
+            Some(id) if id == LOCAL_CONNECTION => {
+                return Err("the local runtime's connection cannot be edited".into());
+            }
+            Some(id) => {
+                store.get(id).ok_or_else(|| format!("no connection {id:?}"))?;
+                id.clone()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        // The key first: if the keychain refuses it, nothing is saved half-way.
+        match input.api_key.as_deref().map(str::trim) {
+            Some("") => keys::delete(&id)?,
+            Some(key) => keys::set(&id, key)?,
+            None => {}
+        }
+        let saved = Saved { id: id.clone(), name, url, color };
+        let previous = store.connections.clone();
+        match store.connections.iter_mut().find(|c| c.id == id) {
+            Some(c) => *c = saved.clone(),
+            None => store.connections.push(saved.clone()),
+        }
+        if let Err(e) = store.save() {
+            store.connections = previous;
+            if input.id.is_none() {
+                let _ = keys::delete(&id);
+            }
+            return Err(e);
+        }
+        saved
+    };
+    shell.health.forget(&saved.id);
+    let target = Target { url: saved.url.clone(), key: keys::get(&saved.id)? };
+    shell.health.check_now(&saved.id, &target).await;
+    Ok(shell.view_of(&saved))
+}
+
+#[tauri::command]
+fn connection_remove(shell: tauri::State<'_, Shell>, id: String) -> Cmd<()> {
+    if id == LOCAL_CONNECTION {
+        return Err("the local runtime's connection cannot be removed".into());
+    }
+    let mut store = shell.store.lock().map_err(|_| "connection store unavailable")?;
+    let before = store.connections.clone();
+    store.connections.retain(|c| c.id != id);
+    if store.connections.len() == before.len() {
+        return Err(format!("no connection {id:?}"));
+    }
+    if let Err(e) = store.save() {
+        store.connections = before;
+        return Err(e);
+    }
+    keys::delete(&id)?;
+    shell.health.forget(&id);
+    Ok(())
+}
+
+#[tauri::command]
+async fn connection_check(shell: tauri::State<'_, Shell>, id: String) -> Cmd<ConnectionView> {
+    if let Ok(target) = shell.target(&id) {
+        shell.health.check_now(&id, &target).await;
+    }
+    shell.list()?.into_iter().find(|c| c.id == id).ok_or_else(|| format!("no connection {id:?}"))
+}
+
+#[tauri::command]
+async fn assistants_list(shell: tauri::State<'_, Shell>, conn: String) -> Cmd<Vec<Assistant>> {
+    let target = shell.target(&conn)?;
+    remote::assistants(&target).await
+}
+
+#[tauri::command]
+async fn threads_list(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: Option<String>,
+    limit: u32,
+    offset: u32,
+) -> Cmd<Vec<Thread>> {
+    let target = shell.target(&conn)?;
+    remote::threads(&target, assistant_id.as_deref(), limit.clamp(1, 1000), offset).await
+}
+
+#[tauri::command]
+fn local_runtime(shell: tauri::State<'_, Shell>) -> LocalRuntimeView {
+    shell.sidecar.view()
+}
+
+#[tauri::command]
+fn local_runtime_set_project(
+    shell: tauri::State<'_, Shell>,
+    path: Option<String>,
+) -> Cmd<LocalRuntimeView> {
+    shell.sidecar.set_project(path)?;
+    shell.health.forget(LOCAL_CONNECTION);
+    Ok(shell.sidecar.view())
+}
+
+fn app_dir(dir: tauri::Result<PathBuf>, what: &str) -> Result<PathBuf, String> {
+    dir.map_err(|e| format!("no {what} folder: {e}"))
+}
+
 /// Builds and runs the application until its last window closes.
 pub fn run() {
-    let result = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![shell_version])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("orrery-desktop: {e}");
-        std::process::exit(1);
-    }
+    let app = tauri::Builder::default()
+        .setup(|app| {
+            let paths = app.path();
+            let config = app_dir(paths.app_config_dir(), "config")?;
+            let data = app_dir(paths.app_data_dir(), "data")?;
+            let store = Store::load(&config)?;
+            let sidecar = Sidecar::new(sidecar::find_binary(), data.join("runtime"));
+            let health = HealthBook::new();
+            tauri::async_runtime::spawn(Arc::clone(&sidecar).supervise());
+            app.manage(Shell { store: Mutex::new(store), sidecar, health: Arc::clone(&health) });
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                health::watch(health, move || handle.state::<Shell>().targets()).await;
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            shell_version,
+            connections_list,
+            connection_save,
+            connection_remove,
+            connection_check,
+            assistants_list,
+            threads_list,
+            local_runtime,
+            local_runtime_set_project,
+        ])
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("orrery-desktop: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Some(shell) = handle.try_state::<Shell>()
+        {
+            shell.sidecar.shutdown();
+            // Give the supervisor a moment to kill the runtime before the process ends
+            // (kill_on_drop covers the rest).
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
 }
