@@ -1,39 +1,215 @@
-//! The root component.
+//! The root component: provides the state, polls the shell, handles the keyboard, lays out the
+//! window (sidebar + main pane).
 
+use std::time::Duration;
+
+use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::prelude::*;
+use orrery_api::desktop::{HealthState, LOCAL_CONNECTION};
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], catch)]
-    async fn invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
-}
+use crate::components::banner::Banners;
+use crate::components::browser::Browser;
+use crate::components::connection_detail::ConnectionDetail;
+use crate::components::connection_form::ConnectionFormHost;
+use crate::components::icons;
+use crate::components::local_runtime::LocalRuntime;
+use crate::components::sidebar::Connections;
+use crate::state::{AppState, FormMode, Load, use_app};
+use crate::theme;
+use crate::transport::{self, in_tauri};
 
-/// Whether the page runs inside the Tauri shell (as opposed to a plain browser in tests).
-fn in_tauri() -> bool {
-    js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("__TAURI__")).unwrap_or(false)
-}
+/// How often the connections and the local runtime are asked for again.
+const POLL: Duration = Duration::from_millis(1500);
 
-async fn shell_version() -> String {
-    if !in_tauri() {
-        return "browser".to_string();
-    }
-    match invoke("shell_version", JsValue::NULL).await {
-        Ok(v) => v.as_string().unwrap_or_else(|| "unknown".to_string()),
-        Err(e) => format!("error: {e:?}"),
-    }
-}
-
-/// The application shell. For now a greeting that proves the Rust side answers.
+/// The application.
 #[component]
 pub fn App() -> impl IntoView {
-    let (version, set_version) = signal(String::from("…"));
-    spawn_local(async move { set_version.set(shell_version().await) });
-    view! {
-        <main>
-            <h1 id="title">"Hello from Orrery"</h1>
-            <p class="muted">"Shell: " <span id="shell">{version}</span></p>
-        </main>
+    let dark = theme::initial_dark();
+    theme::apply(dark);
+    let state = AppState::provide(dark);
+
+    if in_tauri() {
+        spawn_local(async move {
+            let text = transport::shell_version().await.unwrap_or_else(|e| format!("shell: {e}"));
+            state.chrome.shell.set(text);
+        });
+        state.refresh();
+        match set_interval_with_handle(move || state.refresh(), POLL) {
+            Ok(handle) => on_cleanup(move || handle.clear()),
+            Err(_) => state.report("Cannot start the status poll: health will not update".into()),
+        }
+    } else {
+        state.conns.loaded.set(true);
+        state.chrome.shell.set("browser".into());
     }
+
+    reload_when_up(state);
+    keyboard(state);
+
+    let toggle_theme = move |_| {
+        let dark = !state.chrome.dark.get_untracked();
+        state.chrome.dark.set(dark);
+        theme::choose(dark);
+    };
+
+    view! {
+        <div id="app">
+            <nav id="sidebar">
+                <header id="app-header">
+                    <span class="logo" aria-hidden="true"></span>
+                    <h1 id="title">"Orrery"</h1>
+                    <span class="spacer"></span>
+                    <button
+                        id="theme-toggle"
+                        type="button"
+                        class="icon-button"
+                        title=move || {
+                            if state.chrome.dark.get() {
+                                "Switch to the light theme"
+                            } else {
+                                "Switch to the dark theme"
+                            }
+                        }
+                        aria-label="Toggle the theme"
+                        on:click=toggle_theme
+                    >
+                        {move || {
+                            if state.chrome.dark.get() {
+                                icons::sun().into_any()
+                            } else {
+                                icons::moon().into_any()
+                            }
+                        }}
+                    </button>
+                </header>
+                <Connections />
+                <footer class="side-foot">
+                    <span id="shell" class="muted">
+                        {move || state.chrome.shell.get()}
+                    </span>
+                    <span class="keys muted" title="Keyboard">
+                        "Ctrl+N add · ↑↓ select"
+                    </span>
+                </footer>
+            </nav>
+            <main id="main">
+                <Banners />
+                <MainPane />
+            </main>
+            <ConnectionFormHost />
+        </div>
+    }
+}
+
+/// The selected connection: detail card, the local runtime panel for the local one, then its
+/// assistants and threads.
+#[component]
+fn MainPane() -> impl IntoView {
+    let state = use_app();
+    let selected = Memo::new(move |_| state.conns.selected.get());
+    move || match selected.get() {
+        Some(id) => {
+            let local = (id == LOCAL_CONNECTION).then(|| view! { <LocalRuntime /> });
+            view! {
+                <div class="content">
+                    <ConnectionDetail id=id />
+                    {local}
+                    <Browser />
+                </div>
+            }
+            .into_any()
+        }
+        None => view! { <Welcome /> }.into_any(),
+    }
+}
+
+/// What the main pane shows with no connection selected.
+#[component]
+fn Welcome() -> impl IntoView {
+    let state = use_app();
+    move || {
+        if in_tauri() && !state.conns.loaded.get() {
+            view! {
+                <div class="welcome">
+                    <div class="loading">
+                        <span class="spinner"></span>
+                        "Asking the shell for connections…"
+                    </div>
+                </div>
+            }
+            .into_any()
+        } else {
+            view! {
+                <div class="welcome">
+                    <h2>"No connection selected"</h2>
+                    <p class="muted">
+                        "Add a deployment with the + button (Ctrl+N), or pick a connection on the left."
+                    </p>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// When the selected connection comes up (the local runtime finished starting, a remote server
+/// came back), loads its assistants if they are missing or failed.
+fn reload_when_up(state: AppState) {
+    let health = Memo::new(move |_| {
+        state.conns.selected.get().and_then(|id| {
+            state.conns.list.with(|l| l.iter().find(|c| c.id == id).map(|c| (id, c.health.state)))
+        })
+    });
+    Effect::new(move |previous: Option<Option<(String, HealthState)>>| {
+        let now = health.get();
+        if let (Some(Some((was_id, was))), Some((id, HealthState::Up))) = (&previous, &now)
+            && was_id == id
+            && *was != HealthState::Up
+            && matches!(state.browse.assistants.get_untracked(), Load::Idle | Load::Failed(_))
+        {
+            state.load_assistants();
+        }
+        now
+    });
+}
+
+/// Ctrl+N / Cmd+N opens the form, Escape closes what is open, the arrows move the selection
+/// in the connection list (unless the focus is in a text field).
+fn keyboard(state: AppState) {
+    let handle = window_event_listener(ev::keydown, move |e| {
+        let key = e.key();
+        if (e.ctrl_key() || e.meta_key()) && key.eq_ignore_ascii_case("n") {
+            e.prevent_default();
+            if state.chrome.form.get_untracked().is_none() {
+                state.chrome.form.set(Some(FormMode::New));
+            }
+            return;
+        }
+        match key.as_str() {
+            "Escape" => {
+                if state.chrome.form.get_untracked().is_some() {
+                    state.chrome.form.set(None);
+                } else if state.chrome.confirm_remove.get_untracked().is_some() {
+                    state.chrome.confirm_remove.set(None);
+                }
+            }
+            "ArrowUp" | "ArrowDown" => {
+                if state.chrome.form.get_untracked().is_some() || typing() {
+                    return;
+                }
+                e.prevent_default();
+                state.move_selection(if key == "ArrowUp" { -1 } else { 1 });
+            }
+            _ => {}
+        }
+    });
+    on_cleanup(move || handle.remove());
+}
+
+/// Whether the focus is in a text field (where the arrows belong to the field).
+fn typing() -> bool {
+    document().active_element().is_some_and(|el| {
+        matches!(el.tag_name().to_ascii_uppercase().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+    })
 }

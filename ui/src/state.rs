@@ -1,0 +1,437 @@
+//! What the UI knows, grouped by concern, and the actions that change it.
+//!
+//! The root provides one [`AppState`] (all fields are `Copy` signal handles); components take it
+//! with [`use_app`]. Every answer that arrives after the user moved on (another connection or
+//! assistant selected meanwhile) is dropped, so a slow server never overwrites a newer view.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use orrery_api::desktop::{
+    ConnectionInput, ConnectionView, HealthState, LOCAL_CONNECTION, LocalRuntimeView, SidecarState,
+};
+use orrery_api::{Assistant, Thread};
+
+use crate::transport::{self, THREAD_PAGE};
+
+/// A list that is fetched from the shell.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Load<T> {
+    /// Not asked for (nothing selected, or waiting for the server to come up).
+    #[default]
+    Idle,
+    /// Asked for; the answer has not arrived.
+    Loading,
+    /// Here it is.
+    Ready(T),
+    /// The shell or the server said no; the message is shown.
+    Failed(String),
+}
+
+/// The threads of the selected assistant, page by page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThreadList {
+    /// Every page loaded so far.
+    pub items: Vec<Thread>,
+    /// A page is on its way.
+    pub loading: bool,
+    /// The first page arrived (tells "no threads" from "not loaded").
+    pub loaded: bool,
+    /// The last page was full, so there may be more.
+    pub more: bool,
+    /// The last page failed with this message.
+    pub error: Option<String>,
+}
+
+/// The connections and the embedded runtime, as the shell last reported them.
+#[derive(Clone, Copy)]
+pub struct Connections {
+    /// Every connection, the local runtime first.
+    pub list: RwSignal<Vec<ConnectionView>>,
+    /// The first answer arrived.
+    pub loaded: RwSignal<bool>,
+    /// The selected connection's id.
+    pub selected: RwSignal<Option<String>>,
+    /// The embedded runtime.
+    pub local: RwSignal<Option<LocalRuntimeView>>,
+}
+
+/// The assistants and threads of the selected connection.
+#[derive(Clone, Copy)]
+pub struct Browse {
+    /// The selected connection's assistants.
+    pub assistants: RwSignal<Load<Vec<Assistant>>>,
+    /// The selected assistant's id.
+    pub assistant: RwSignal<Option<String>>,
+    /// The selected assistant's threads.
+    pub threads: RwSignal<ThreadList>,
+    /// The selected thread's id.
+    pub thread: RwSignal<Option<String>>,
+    /// Bumped whenever the thread list starts over, to drop late pages of the old list.
+    threads_epoch: StoredValue<u64>,
+}
+
+/// Which form is open.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormMode {
+    /// Adding a connection.
+    New,
+    /// Editing this one.
+    Edit(Box<ConnectionView>),
+}
+
+/// Window-level UI state.
+#[derive(Clone, Copy)]
+pub struct Chrome {
+    /// The error banner's message.
+    pub error: RwSignal<Option<String>>,
+    /// The connection form, when open.
+    pub form: RwSignal<Option<FormMode>>,
+    /// The connection whose removal waits for a confirmation.
+    pub confirm_remove: RwSignal<Option<String>>,
+    /// Dark theme on.
+    pub dark: RwSignal<bool>,
+    /// Wall clock in milliseconds, ticking with the poll, for "5 s ago" texts.
+    pub now: RwSignal<f64>,
+    /// The shell's name and version.
+    pub shell: RwSignal<String>,
+    /// A poll is in flight (the next tick skips rather than piling up requests).
+    polling: StoredValue<bool>,
+    /// The last error a poll reported, so a failing poll does not re-open a dismissed banner.
+    poll_error: StoredValue<Option<String>>,
+}
+
+/// Everything, as one context.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// Connections and the local runtime.
+    pub conns: Connections,
+    /// Assistants and threads.
+    pub browse: Browse,
+    /// Banner, forms, theme, clock.
+    pub chrome: Chrome,
+}
+
+/// The state provided by the root component.
+pub fn use_app() -> AppState {
+    match use_context::<AppState>() {
+        Some(state) => state,
+        // Only reachable if a component is mounted outside `App`: a programming error, and
+        // panicking here (in debug and release alike) names it.
+        None => panic!("AppState is not provided: mount components inside App"),
+    }
+}
+
+impl AppState {
+    /// Creates the state and provides it to the component tree.
+    pub fn provide(dark: bool) -> AppState {
+        let state = AppState {
+            conns: Connections {
+                list: RwSignal::new(Vec::new()),
+                loaded: RwSignal::new(false),
+                selected: RwSignal::new(None),
+                local: RwSignal::new(None),
+            },
+            browse: Browse {
+                assistants: RwSignal::new(Load::Idle),
+                assistant: RwSignal::new(None),
+                threads: RwSignal::new(ThreadList::default()),
+                thread: RwSignal::new(None),
+                threads_epoch: StoredValue::new(0),
+            },
+            chrome: Chrome {
+                error: RwSignal::new(None),
+                form: RwSignal::new(None),
+                confirm_remove: RwSignal::new(None),
+                dark: RwSignal::new(dark),
+                now: RwSignal::new(js_sys::Date::now()),
+                shell: RwSignal::new(String::from("…")),
+                polling: StoredValue::new(false),
+                poll_error: StoredValue::new(None),
+            },
+        };
+        provide_context(state);
+        state
+    }
+
+    /// Shows a failed command's message in the banner.
+    pub fn report(&self, message: String) {
+        self.chrome.error.set(Some(message));
+    }
+
+    /// The selected connection, if any.
+    pub fn selected_connection(&self) -> Option<ConnectionView> {
+        let id = self.conns.selected.get()?;
+        self.conns.list.with(|list| list.iter().find(|c| c.id == id).cloned())
+    }
+
+    /// Asks the shell for the connections and the local runtime (the 1.5 s poll).
+    pub fn refresh(self) {
+        if self.chrome.polling.get_value() {
+            return;
+        }
+        self.chrome.polling.set_value(true);
+        self.chrome.now.set(js_sys::Date::now());
+        spawn_local(async move {
+            let list = transport::connections_list().await;
+            let local = transport::local_runtime().await;
+            self.chrome.polling.set_value(false);
+            let mut problem = None;
+            match list {
+                Ok(list) => self.take_connections(list),
+                Err(e) => problem = Some(e),
+            }
+            match local {
+                Ok(local) => self.conns.local.set(Some(local)),
+                Err(e) => problem = problem.or(Some(e)),
+            }
+            // Report a failing poll once, not every 1.5 s.
+            if problem != self.chrome.poll_error.get_value() {
+                if let Some(e) = &problem {
+                    self.report(e.clone());
+                }
+                self.chrome.poll_error.set_value(problem);
+            }
+        });
+    }
+
+    fn take_connections(self, list: Vec<ConnectionView>) {
+        let selected = self.conns.selected.get_untracked();
+        let still_there = selected.as_ref().is_some_and(|id| list.iter().any(|c| &c.id == id));
+        let first = list.first().map(|c| c.id.clone());
+        if self.conns.list.with_untracked(|old| old != &list) {
+            self.conns.list.set(list);
+        }
+        self.conns.loaded.set(true);
+        if !still_there && let Some(id) = first {
+            self.select_connection(id);
+        }
+    }
+
+    /// Selects a connection and loads its assistants.
+    pub fn select_connection(self, id: String) {
+        self.chrome.confirm_remove.set(None);
+        if self.conns.selected.get_untracked().as_deref() == Some(id.as_str()) {
+            return;
+        }
+        self.conns.selected.set(Some(id));
+        self.browse.assistant.set(None);
+        self.reset_threads();
+        self.load_assistants();
+    }
+
+    /// Moves the selection up (`-1`) or down (`1`) the connection list.
+    pub fn move_selection(self, step: isize) {
+        let target = self.conns.list.with_untracked(|list| {
+            if list.is_empty() {
+                return None;
+            }
+            let selected = self.conns.selected.get_untracked();
+            let at = list.iter().position(|c| Some(&c.id) == selected.as_ref());
+            let next = match at {
+                Some(i) => i.saturating_add_signed(step).min(list.len() - 1),
+                None => 0,
+            };
+            list.get(next).map(|c| c.id.clone())
+        });
+        if let Some(id) = target {
+            self.select_connection(id);
+        }
+    }
+
+    /// Loads the selected connection's assistants. While the local runtime is starting there
+    /// is nothing to ask yet: the list stays idle and loads once the runtime is up.
+    pub fn load_assistants(self) {
+        let Some(conn) = self.conns.selected.get_untracked() else {
+            self.browse.assistants.set(Load::Idle);
+            return;
+        };
+        let starting = self.conns.list.with_untracked(|list| {
+            list.iter().any(|c| c.id == conn && c.health.state == HealthState::Starting)
+        });
+        if starting {
+            self.browse.assistants.set(Load::Idle);
+            return;
+        }
+        self.browse.assistants.set(Load::Loading);
+        spawn_local(async move {
+            let answer = transport::assistants_list(&conn).await;
+            if self.conns.selected.get_untracked().as_deref() != Some(conn.as_str()) {
+                return;
+            }
+            match answer {
+                Ok(list) => {
+                    // Keep the selected assistant when it is still there (a reload).
+                    let keep = self
+                        .browse
+                        .assistant
+                        .get_untracked()
+                        .is_some_and(|id| list.iter().any(|a| a.assistant_id == id));
+                    if !keep {
+                        self.browse.assistant.set(None);
+                        self.reset_threads();
+                    }
+                    self.browse.assistants.set(Load::Ready(list));
+                }
+                Err(e) => {
+                    self.browse.assistants.set(Load::Failed(e.clone()));
+                    self.report(e);
+                }
+            }
+        });
+    }
+
+    /// Selects an assistant and loads the first page of its threads.
+    pub fn select_assistant(self, id: String) {
+        if self.browse.assistant.get_untracked().as_deref() == Some(id.as_str()) {
+            return;
+        }
+        self.browse.assistant.set(Some(id));
+        self.reset_threads();
+        self.load_threads(false);
+    }
+
+    fn reset_threads(self) {
+        self.browse.threads_epoch.update_value(|e| *e += 1);
+        self.browse.thread.set(None);
+        self.browse.threads.set(ThreadList::default());
+    }
+
+    /// Loads the first page of threads again.
+    pub fn reload_threads(self) {
+        self.reset_threads();
+        self.load_threads(false);
+    }
+
+    /// Loads a page of the selected assistant's threads: the next one when `more`, else the first.
+    pub fn load_threads(self, more: bool) {
+        let (Some(conn), Some(assistant)) =
+            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
+        else {
+            return;
+        };
+        if self.browse.threads.with_untracked(|t| t.loading) {
+            return;
+        }
+        let epoch = self.browse.threads_epoch.get_value();
+        let offset = if more {
+            self.browse.threads.with_untracked(|t| u32::try_from(t.items.len()).unwrap_or(u32::MAX))
+        } else {
+            0
+        };
+        self.browse.threads.update(|t| {
+            t.loading = true;
+            t.error = None;
+        });
+        spawn_local(async move {
+            let answer = transport::threads_list(&conn, Some(&assistant), offset).await;
+            if self.browse.threads_epoch.get_value() != epoch {
+                return;
+            }
+            match answer {
+                Ok(mut page) => self.browse.threads.update(|t| {
+                    // The list never shows a thread's values; a long chat would only cost memory.
+                    for thread in &mut page {
+                        thread.values = None;
+                    }
+                    t.more = page.len() >= THREAD_PAGE as usize;
+                    if offset == 0 {
+                        t.items = page;
+                    } else {
+                        t.items.extend(page);
+                    }
+                    t.loading = false;
+                    t.loaded = true;
+                }),
+                Err(e) => {
+                    self.browse.threads.update(|t| {
+                        t.loading = false;
+                        t.error = Some(e.clone());
+                    });
+                    self.report(e);
+                }
+            }
+        });
+    }
+
+    /// Puts a connection the shell just returned into the list (new or changed).
+    fn upsert(self, view: ConnectionView) {
+        self.conns.list.update(|list| match list.iter_mut().find(|c| c.id == view.id) {
+            Some(slot) => *slot = view,
+            None => list.push(view),
+        });
+    }
+
+    /// Saves the connection form; on success the connection is selected (and reloaded when it
+    /// was already selected, since its URL or key may have changed).
+    pub async fn save_connection(self, input: ConnectionInput) -> Result<(), String> {
+        let view = transport::connection_save(&input).await?;
+        let id = view.id.clone();
+        self.upsert(view);
+        if self.conns.selected.get_untracked().as_deref() == Some(id.as_str()) {
+            self.browse.assistant.set(None);
+            self.reset_threads();
+            self.load_assistants();
+        } else {
+            self.select_connection(id);
+        }
+        Ok(())
+    }
+
+    /// Removes a remote connection (after the in-UI confirmation).
+    pub fn remove_connection(self, id: String) {
+        self.chrome.confirm_remove.set(None);
+        spawn_local(async move {
+            match transport::connection_remove(&id).await {
+                Ok(()) => {
+                    self.conns.list.update(|list| list.retain(|c| c.id != id));
+                    if self.conns.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                        self.conns.selected.set(None);
+                        let first =
+                            self.conns.list.with_untracked(|l| l.first().map(|c| c.id.clone()));
+                        if let Some(first) = first {
+                            self.select_connection(first);
+                        } else {
+                            self.browse.assistants.set(Load::Idle);
+                            self.reset_threads();
+                        }
+                    }
+                }
+                Err(e) => self.report(e),
+            }
+        });
+    }
+
+    /// Checks a connection's health now; `busy` is true meanwhile.
+    pub fn check_connection(self, id: String, busy: RwSignal<bool>) {
+        busy.set(true);
+        spawn_local(async move {
+            match transport::connection_check(&id).await {
+                Ok(view) => self.upsert(view),
+                Err(e) => self.report(e),
+            }
+            busy.set(false);
+        });
+    }
+
+    /// Restarts the local runtime on a project folder (`None`: the bundled graphs).
+    pub async fn set_project(self, path: Option<String>) -> Result<(), String> {
+        let view = transport::local_runtime_set_project(path.as_deref()).await?;
+        // The graphs change with the project: forget the old assistants, and show the runtime
+        // as starting until the next poll says otherwise (the list reloads once it is up).
+        let starting = matches!(view.state, SidecarState::Starting | SidecarState::Restarting);
+        self.conns.local.set(Some(view));
+        if starting {
+            self.conns.list.update(|list| {
+                if let Some(local) = list.iter_mut().find(|c| c.id == LOCAL_CONNECTION) {
+                    local.health.state = HealthState::Starting;
+                }
+            });
+        }
+        if self.conns.selected.get_untracked().as_deref() == Some(LOCAL_CONNECTION) {
+            self.browse.assistant.set(None);
+            self.reset_threads();
+            self.load_assistants();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! The one door to the shell: a typed function per Tauri command.
+//!
+//! Architecture Invariant: views never call `invoke` themselves; they go through these functions,
+//! which turn every failure (a rejected promise, an answer of the wrong shape, running outside
+//! the shell) into the plain message a user can read.
+
+use orrery_api::desktop::{ConnectionInput, ConnectionView, LocalRuntimeView};
+use orrery_api::{Assistant, Thread};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], catch)]
+    async fn invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// What the UI says when it runs in a plain browser (the headless Chromium tests do).
+pub const NOT_IN_SHELL: &str = "Not running inside the Orrery shell: no connections available";
+
+/// How many threads one page of the thread list asks for.
+pub const THREAD_PAGE: u32 = 50;
+
+/// Whether the page runs inside the Tauri shell (as opposed to a plain browser).
+pub fn in_tauri() -> bool {
+    js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("__TAURI__")).unwrap_or(false)
+}
+
+/// The message inside a rejected promise: the shell rejects with a plain string; anything else
+/// (an `Error`, a `{code, message}` object) is reduced to its `message` or its JSON text.
+fn message_of(err: JsValue) -> String {
+    if let Some(text) = err.as_string() {
+        return text;
+    }
+    if let Ok(message) = js_sys::Reflect::get(&err, &JsValue::from_str("message"))
+        && let Some(text) = message.as_string()
+    {
+        return text;
+    }
+    match js_sys::JSON::stringify(&err).ok().and_then(|s| s.as_string()) {
+        Some(text) => text,
+        None => format!("{err:?}"),
+    }
+}
+
+async fn call<A: Serialize, T: DeserializeOwned>(cmd: &str, args: &A) -> Result<T, String> {
+    if !in_tauri() {
+        return Err(NOT_IN_SHELL.to_string());
+    }
+    // JSON-compatible: `None` becomes `null` (not `undefined`) and maps become plain objects.
+    let args = args
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| format!("{cmd}: cannot encode the arguments: {e}"))?;
+    let answer = invoke(cmd, args).await.map_err(message_of)?;
+    serde_wasm_bindgen::from_value(answer)
+        .map_err(|e| format!("{cmd}: unexpected answer from the shell: {e}"))
+}
+
+#[derive(Serialize)]
+struct NoArgs {}
+
+#[derive(Serialize)]
+struct Id<'a> {
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Conn<'a> {
+    conn: &'a str,
+}
+
+#[derive(Serialize)]
+struct Save<'a> {
+    input: &'a ConnectionInput,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadsPage<'a> {
+    conn: &'a str,
+    assistant_id: Option<&'a str>,
+    limit: u32,
+    offset: u32,
+}
+
+#[derive(Serialize)]
+struct Project<'a> {
+    path: Option<&'a str>,
+}
+
+/// The shell's name and version.
+pub async fn shell_version() -> Result<String, String> {
+    call("shell_version", &NoArgs {}).await
+}
+
+/// Every connection, the local runtime first.
+pub async fn connections_list() -> Result<Vec<ConnectionView>, String> {
+    call("connections_list", &NoArgs {}).await
+}
+
+/// Creates (no id) or edits a remote connection.
+pub async fn connection_save(input: &ConnectionInput) -> Result<ConnectionView, String> {
+    call("connection_save", &Save { input }).await
+}
+
+/// Forgets a remote connection and its key.
+pub async fn connection_remove(id: &str) -> Result<(), String> {
+    call("connection_remove", &Id { id }).await
+}
+
+/// Checks a connection's health now.
+pub async fn connection_check(id: &str) -> Result<ConnectionView, String> {
+    call("connection_check", &Id { id }).await
+}
+
+/// The assistants of a connection.
+pub async fn assistants_list(conn: &str) -> Result<Vec<Assistant>, String> {
+    call("assistants_list", &Conn { conn }).await
+}
+
+/// One page of threads of a connection, of one assistant when given.
+pub async fn threads_list(
+    conn: &str,
+    assistant_id: Option<&str>,
+    offset: u32,
+) -> Result<Vec<Thread>, String> {
+    call("threads_list", &ThreadsPage { conn, assistant_id, limit: THREAD_PAGE, offset }).await
+}
+
+/// The embedded runtime's state and log.
+pub async fn local_runtime() -> Result<LocalRuntimeView, String> {
+    call("local_runtime", &NoArgs {}).await
+}
+
+/// Restarts the embedded runtime on a project folder (`None`: the bundled graphs).
+pub async fn local_runtime_set_project(path: Option<&str>) -> Result<LocalRuntimeView, String> {
+    call("local_runtime_set_project", &Project { path }).await
+}
