@@ -153,8 +153,8 @@ fn Welcome() -> impl IntoView {
     }
 }
 
-/// When the selected connection comes up (the local runtime finished starting, a remote server
-/// came back), loads its assistants if they are missing or failed.
+/// When the selected connection is up and its assistants were never loaded (it was starting
+/// when selected), loads them; when it comes back up after a failed load, loads them again.
 fn reload_when_up(state: AppState) {
     let health = Memo::new(move |_| {
         state.conns.selected.get().and_then(|id| {
@@ -163,12 +163,17 @@ fn reload_when_up(state: AppState) {
     });
     Effect::new(move |previous: Option<Option<(String, HealthState)>>| {
         let now = health.get();
-        if let (Some(Some((was_id, was))), Some((id, HealthState::Up))) = (&previous, &now)
-            && was_id == id
-            && *was != HealthState::Up
-            && matches!(state.browse.assistants.get_untracked(), Load::Idle | Load::Failed(_))
-        {
-            state.load_assistants();
+        if let Some((id, HealthState::Up)) = &now {
+            let came_up = matches!(&previous, Some(Some((was_id, was)))
+                if was_id == id && *was != HealthState::Up);
+            let reload = match state.browse.assistants.get_untracked() {
+                Load::Idle => true,
+                Load::Failed(_) => came_up,
+                Load::Loading | Load::Ready(_) => false,
+            };
+            if reload {
+                state.load_assistants();
+            }
         }
         now
     });

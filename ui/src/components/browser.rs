@@ -43,7 +43,17 @@ fn Assistants() -> impl IntoView {
         Load::Idle if starting() => {
             Some(loading("Waiting for the local runtime to start…").into_any())
         }
-        Load::Idle => None,
+        Load::Idle => Some(
+            view! {
+                <div class="list-error idle">
+                    <p>"Not loaded yet."</p>
+                    <button type="button" on:click=move |_| state.load_assistants()>
+                        "Load"
+                    </button>
+                </div>
+            }
+            .into_any(),
+        ),
         Load::Loading => Some(loading("Loading assistants…").into_any()),
         Load::Failed(e) => Some(
             view! {
