@@ -32,9 +32,10 @@ pub enum DbError {
 /// Result of store calls.
 pub type DbResult<T> = Result<T, DbError>;
 
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_store.sql")),
+    (3, include_str!("../migrations/0003_crons.sql")),
 ];
 
 /// Which database serves.
@@ -287,7 +288,7 @@ impl Db {
         rows.iter().map(Self::assistant).collect()
     }
 
-    /// Deletes an assistant and its versions. Returns whether it existed.
+    /// Deletes an assistant with its versions and crons. Returns whether it existed.
     pub async fn delete_assistant(&self, id: &str) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query("DELETE FROM assistants WHERE assistant_id = $1")
@@ -295,10 +296,12 @@ impl Db {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM assistant_versions WHERE assistant_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for table in ["assistant_versions", "crons"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE assistant_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(n > 0)
     }
@@ -323,6 +326,16 @@ impl Db {
 
     /// Inserts a thread unless the id exists. Returns whether it was inserted.
     pub async fn insert_thread(&self, t: &Thread) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = Self::insert_thread_tx(&mut tx, t).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn insert_thread_tx(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        t: &Thread,
+    ) -> DbResult<bool> {
         let res = sqlx::query(
             "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
@@ -336,7 +349,7 @@ impl Db {
         .bind(t.values.as_ref().map(text))
         .bind(t.error.as_ref().map(text))
         .bind(t.interrupts.as_ref().map(text))
-        .execute(&self.pool)
+        .execute(&mut **tx)
         .await?;
         Ok(res.rows_affected() > 0)
     }
@@ -375,7 +388,7 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a thread with its runs and checkpoints, in one transaction.
+    /// Deletes a thread with its runs, crons and checkpoints, in one transaction.
     pub async fn delete_thread(&self, id: &str) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query("DELETE FROM threads WHERE thread_id = $1")
@@ -383,7 +396,7 @@ impl Db {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["runs", "checkpoints", "checkpoint_writes"] {
+        for table in ["runs", "crons", "checkpoints", "checkpoint_writes"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -414,6 +427,12 @@ impl Db {
     /// Inserts a pending run and marks its thread busy, in one transaction.
     pub async fn insert_run(&self, r: &Run) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
+        Self::insert_run_tx(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_run_tx(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Run) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -426,14 +445,13 @@ impl Db {
         .bind(&r.multitask_strategy)
         .bind(&r.created_at)
         .bind(&r.updated_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("UPDATE threads SET status = 'busy', updated_at = $1 WHERE thread_id = $2")
             .bind(&r.created_at)
             .bind(&r.thread_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -632,6 +650,278 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+// -------------------------------------------------------------------- crons
+
+/// `end_at` of a cron that has no end time.
+pub const NO_END: i64 = i64::MAX;
+
+/// A cron as stored (the API object is [`crate::crons::cron_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CronRow {
+    /// UUIDv7.
+    pub cron_id: String,
+    /// The assistant it runs (a UUID).
+    pub assistant_id: String,
+    /// The thread it runs on; `None` for a stateless cron (a new thread per firing).
+    pub thread_id: Option<String>,
+    /// Owner (`""` without auth).
+    pub user_id: String,
+    /// The end time as the client sent it.
+    pub end_time: Option<String>,
+    /// `end_time` in unix microseconds, [`NO_END`] without one.
+    pub end_at: i64,
+    /// The cron schedule.
+    pub schedule: String,
+    /// IANA time zone of the schedule (UTC without one).
+    pub timezone: Option<String>,
+    /// The run body of each firing.
+    pub payload: Map<String, Value>,
+    /// Next firing, unix seconds.
+    pub next_run_at: i64,
+    /// Metadata (merged into each run's).
+    pub metadata: Map<String, Value>,
+    /// `delete` or `keep` for stateless crons, `None` for thread crons.
+    pub on_run_completed: Option<String>,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// ISO-8601 creation time.
+    pub created_at: String,
+    /// ISO-8601 update time.
+    pub updated_at: String,
+}
+
+/// The outcome of [`Db::insert_cron`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronInsert {
+    /// Stored.
+    Inserted,
+    /// Its assistant does not exist.
+    NoAssistant,
+    /// Its thread does not exist.
+    NoThread,
+}
+
+/// The run one firing creates.
+#[derive(Debug)]
+pub struct CronJob<'a> {
+    /// The thread the run goes to.
+    pub thread: &'a Thread,
+    /// Whether the thread is new (a stateless cron's): it is inserted.
+    pub new_thread: bool,
+    /// Whether an existing thread's metadata changed (its first run names its graph).
+    pub save_metadata: bool,
+    /// The pending run.
+    pub run: &'a Run,
+    /// `multitask_strategy: reject`: no run while the thread has one in flight.
+    pub reject_if_busy: bool,
+}
+
+/// The outcome of [`Db::fire_cron`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronFiring {
+    /// The slot was no longer due (another scheduler fired it, or the cron changed or went).
+    Lost,
+    /// The slot was claimed without a run (thread gone, or busy with `reject`).
+    Skipped,
+    /// The slot was claimed and the run created.
+    Fired,
+}
+
+impl Db {
+    fn cron(row: &AnyRow) -> DbResult<CronRow> {
+        let enabled: i64 = row.try_get("enabled")?;
+        Ok(CronRow {
+            cron_id: row.try_get("cron_id")?,
+            assistant_id: row.try_get("assistant_id")?,
+            thread_id: row.try_get("thread_id")?,
+            user_id: row.try_get("user_id")?,
+            end_time: row.try_get("end_time")?,
+            end_at: row.try_get("end_at")?,
+            schedule: row.try_get("schedule")?,
+            timezone: row.try_get("timezone")?,
+            payload: obj(row.try_get("payload")?)?,
+            next_run_at: row.try_get("next_run_at")?,
+            metadata: obj(row.try_get("metadata")?)?,
+            on_run_completed: row.try_get("on_run_completed")?,
+            enabled: enabled != 0,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// Stores a new cron if its assistant (and thread) exist. One statement: the existence
+    /// checks and the insert see the same data (and SQLite takes its write lock at once).
+    pub async fn insert_cron(&self, c: &CronRow) -> DbResult<CronInsert> {
+        let n = sqlx::query(
+            "INSERT INTO crons (cron_id, assistant_id, thread_id, user_id, end_time, end_at, schedule, timezone, payload, next_run_at, metadata, on_run_completed, enabled, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+             WHERE EXISTS (SELECT 1 FROM assistants WHERE assistant_id = $2)
+               AND ($16 = '' OR EXISTS (SELECT 1 FROM threads WHERE thread_id = $16))",
+        )
+        .bind(&c.cron_id)
+        .bind(&c.assistant_id)
+        .bind(&c.thread_id)
+        .bind(&c.user_id)
+        .bind(&c.end_time)
+        .bind(c.end_at)
+        .bind(&c.schedule)
+        .bind(&c.timezone)
+        .bind(text(&c.payload))
+        .bind(c.next_run_at)
+        .bind(text(&c.metadata))
+        .bind(&c.on_run_completed)
+        .bind(i64::from(c.enabled))
+        .bind(&c.created_at)
+        .bind(&c.updated_at)
+        .bind(c.thread_id.as_deref().unwrap_or_default())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            Ok(CronInsert::Inserted)
+        } else if self.get_assistant(&c.assistant_id).await?.is_none() {
+            Ok(CronInsert::NoAssistant)
+        } else {
+            Ok(CronInsert::NoThread)
+        }
+    }
+
+    /// One cron.
+    pub async fn get_cron(&self, id: &str) -> DbResult<Option<CronRow>> {
+        let row = sqlx::query("SELECT * FROM crons WHERE cron_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::cron).transpose()
+    }
+
+    /// Crons of an assistant and/or a thread, enabled or not (`None`: any), unordered.
+    pub async fn list_crons(
+        &self,
+        assistant_id: Option<&str>,
+        thread_id: Option<&str>,
+        enabled: Option<bool>,
+    ) -> DbResult<Vec<CronRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM crons WHERE ($1 = '' OR assistant_id = $1) AND ($2 = '' OR thread_id = $2) AND ($3 < 0 OR enabled = $3)",
+        )
+        .bind(assistant_id.unwrap_or_default())
+        .bind(thread_id.unwrap_or_default())
+        .bind(enabled.map_or(-1, i64::from))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::cron).collect()
+    }
+
+    /// Writes a changed cron unless someone else changed it since it was read (its firing slot
+    /// or its update time moved). Returns whether it was written.
+    pub async fn replace_cron(&self, c: &CronRow, read: &CronRow) -> DbResult<bool> {
+        let n = sqlx::query(
+            "UPDATE crons SET end_time = $1, end_at = $2, schedule = $3, timezone = $4, payload = $5, next_run_at = $6, metadata = $7, on_run_completed = $8, enabled = $9, updated_at = $10
+             WHERE cron_id = $11 AND next_run_at = $12 AND updated_at = $13",
+        )
+        .bind(&c.end_time)
+        .bind(c.end_at)
+        .bind(&c.schedule)
+        .bind(&c.timezone)
+        .bind(text(&c.payload))
+        .bind(c.next_run_at)
+        .bind(text(&c.metadata))
+        .bind(&c.on_run_completed)
+        .bind(i64::from(c.enabled))
+        .bind(&c.updated_at)
+        .bind(&c.cron_id)
+        .bind(read.next_run_at)
+        .bind(&read.updated_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Deletes a cron. Returns whether it existed.
+    pub async fn delete_cron(&self, id: &str) -> DbResult<bool> {
+        let n = sqlx::query("DELETE FROM crons WHERE cron_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Enabled crons due at `now_s` (unix seconds) whose end time has not passed at `now_us`
+    /// (unix microseconds), earliest first.
+    pub async fn due_crons(&self, now_s: i64, now_us: i64, limit: i64) -> DbResult<Vec<CronRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM crons WHERE enabled = 1 AND next_run_at <= $1 AND end_at >= $2 ORDER BY next_run_at, cron_id LIMIT $3",
+        )
+        .bind(now_s)
+        .bind(now_us)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::cron).collect()
+    }
+
+    /// Fires one slot of a cron, in one transaction: claims it by moving `next_run_at` from
+    /// `due_at` to `next_at` (a conditional UPDATE, so two processes sharing the database never
+    /// fire the same slot twice) and creates the run, with its thread for a stateless cron.
+    pub async fn fire_cron(
+        &self,
+        cron_id: &str,
+        due_at: i64,
+        next_at: i64,
+        job: Option<CronJob<'_>>,
+    ) -> DbResult<CronFiring> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE crons SET next_run_at = $1 WHERE cron_id = $2 AND next_run_at = $3 AND enabled = 1",
+        )
+        .bind(next_at)
+        .bind(cron_id)
+        .bind(due_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(CronFiring::Lost);
+        }
+        let Some(job) = job else {
+            tx.commit().await?;
+            return Ok(CronFiring::Skipped);
+        };
+        if job.new_thread {
+            Self::insert_thread_tx(&mut tx, job.thread).await?;
+        } else {
+            let tid = &job.thread.thread_id;
+            let busy: Option<i64> = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')) FROM threads WHERE thread_id = $1",
+            )
+            .bind(tid)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let skip = match busy {
+                None => true, // the thread went
+                Some(n) => job.reject_if_busy && n > 0,
+            };
+            if skip {
+                tx.commit().await?;
+                return Ok(CronFiring::Skipped);
+            }
+            if job.save_metadata {
+                sqlx::query("UPDATE threads SET metadata = $1 WHERE thread_id = $2")
+                    .bind(text(&job.thread.metadata))
+                    .bind(tid)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Self::insert_run_tx(&mut tx, job.run).await?;
+        tx.commit().await?;
+        Ok(CronFiring::Fired)
     }
 }
 

@@ -7,7 +7,9 @@ mod assistants;
 // Threads: create, get, search, count, patch, delete, state, history.
 mod threads;
 // Runs: create, stream, wait, list, get, join, cancel, delete, stateless runs.
-mod runs;
+pub(crate) mod runs;
+// Crons: create (stateless and on a thread), search, count, get, patch, delete.
+mod crons;
 // The key-value store: items and namespaces.
 mod store;
 
@@ -28,6 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(assistants::router())
         .merge(threads::router())
         .merge(runs::router())
+        .merge(crons::router())
         .merge(store::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
@@ -58,6 +61,9 @@ impl ApiError {
     }
     pub(crate) fn conflict(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, detail)
+    }
+    pub(crate) fn detail(&self) -> &str {
+        &self.detail
     }
 }
 

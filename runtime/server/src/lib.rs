@@ -7,6 +7,7 @@
 //! subscribers as SSE frames; the outcome is recorded on the run and its thread before the
 //! stream closes.
 
+pub mod crons;
 pub mod db;
 pub mod graphs;
 mod http;
@@ -15,11 +16,12 @@ pub mod runs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use orrery_api::Assistant;
 use serde_json::{Map, json};
 
-use crate::db::{Db, SqlSaver};
+use crate::db::{Db, DbError, SqlSaver};
 use crate::graphs::{Registry, system_assistant_id};
 use crate::http::ApiError;
 use crate::runs::Runs;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The run queue.
     pub runs: Arc<Runs>,
+    /// Whether the cron scheduler fires due crons by itself (see [`AppState::set_cron_scheduler`]).
+    cron_scheduler: AtomicBool,
 }
 
 /// How to start a runtime.
@@ -47,7 +51,7 @@ pub struct Options {
 
 impl AppState {
     /// Opens the database, registers the graphs and their system assistants, requeues runs a
-    /// previous process left running, and starts the workers.
+    /// previous process left running, and starts the workers and the cron scheduler.
     ///
     /// # Errors
     /// When the data dir or the database cannot be opened.
@@ -79,7 +83,33 @@ impl AppState {
         }
         let runs = Runs::new(db.clone(), Arc::clone(&registry), requeued);
         runs.start_workers(options.workers);
-        Ok(Arc::new(AppState { db, registry, runs }))
+        let state =
+            Arc::new(AppState { db, registry, runs, cron_scheduler: AtomicBool::new(true) });
+        crons::spawn_scheduler(&state);
+        Ok(state)
+    }
+
+    /// Fires every enabled cron due at `now` whose end time has not passed, as the scheduler
+    /// does each second with the current time: each firing claims its slot, advances
+    /// `next_run_date` past `now` and creates its run in one transaction. Returns the runs made.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn fire_due_crons(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crons::Fired>, DbError> {
+        crons::fire_due(self, now).await
+    }
+
+    /// Pauses (`false`) or resumes (`true`) the scheduler's own firing; [`AppState::fire_due_crons`]
+    /// works either way (tests fire at a time of their choosing).
+    pub fn set_cron_scheduler(&self, running: bool) {
+        self.cron_scheduler.store(running, Ordering::SeqCst);
+    }
+
+    pub(crate) fn cron_scheduler_running(&self) -> bool {
+        self.cron_scheduler.load(Ordering::SeqCst)
     }
 
     /// An assistant by UUID or by graph name (its system assistant).

@@ -211,6 +211,7 @@ impl Runs {
             if let Some(ch) = self.existing_channel(&run.run_id) {
                 ch.finish(Outcome { status: RunStatus::Interrupted, body: json!({}) });
             }
+            self.delete_if_temporary(run).await;
             return Ok(());
         }
         if let Some(ch) = self.existing_channel(&run.run_id) {
@@ -249,17 +250,14 @@ impl Runs {
         self.db.settle_thread(&thread).await
     }
 
-    /// Deletes a temporary (stateless) run's thread once the run has ended.
-    pub fn delete_when_done(self: &Arc<Self>, channel: Arc<RunChannel>, thread_id: String) {
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut rx = channel.outcome();
-            if rx.wait_for(Option::is_some).await.is_ok()
-                && let Err(e) = me.db.delete_thread(&thread_id).await
-            {
-                tracing::warn!("deleting temporary thread {thread_id}: {e}");
-            }
-        });
+    /// Deletes a temporary (stateless) run's thread once the run has ended. The process that
+    /// ran it does this, whichever process (HTTP handler or cron scheduler) created the run.
+    async fn delete_if_temporary(&self, run: &Run) {
+        if run.kwargs.get("temporary").and_then(Value::as_bool) == Some(true)
+            && let Err(e) = self.db.delete_thread(&run.thread_id).await
+        {
+            tracing::warn!("deleting temporary thread {}: {e}", run.thread_id);
+        }
     }
 
     async fn execute(&self, run: Run) {
@@ -288,6 +286,7 @@ impl Runs {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&run.run_id);
         }
+        self.delete_if_temporary(&run).await;
         self.wake();
     }
 

@@ -42,7 +42,6 @@ struct Created {
     run: Run,
     channel: Arc<RunChannel>,
     events: mpsc::UnboundedReceiver<Frame>,
-    temporary: bool,
 }
 
 const RUN_KEYS: [&str; 14] = [
@@ -62,7 +61,26 @@ const RUN_KEYS: [&str; 14] = [
     "checkpoint_during",
 ];
 
-async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<Created, ApiError> {
+/// A validated run request: everything a run needs but its thread.
+pub(crate) struct RunRequest {
+    /// The assistant (a graph name resolved to its system assistant).
+    pub(crate) assistant: orrery_api::Assistant,
+    /// The run's `kwargs`.
+    pub(crate) kwargs: Map<String, Value>,
+    /// The run's metadata: the assistant's, then the request's.
+    pub(crate) metadata: Map<String, Value>,
+    /// The request's own metadata (a thread the run creates starts with it).
+    pub(crate) run_metadata: Map<String, Value>,
+    /// `multitask_strategy`.
+    pub(crate) strategy: String,
+}
+
+/// Validates a run body (`RunCreateStateful` / `RunCreateStateless`) and builds its kwargs.
+pub(crate) async fn run_request(
+    st: &AppState,
+    body: &Value,
+    stateless: bool,
+) -> Result<RunRequest, ApiError> {
     if !body.is_object() {
         return Err(ApiError::unprocessable("Request body must be an object"));
     }
@@ -99,7 +117,6 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
     }
     let has_resume =
         body.get("command").and_then(|c| c.get("resume")).is_some_and(|r| !r.is_null());
-    let stateless = thread_id.is_none();
     if stateless && has_resume {
         return Err(ApiError::bad_request("You must provide a thread_id when resuming."));
     }
@@ -108,52 +125,6 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
         return Err(ApiError::unprocessable(format!("Invalid multitask_strategy: {strategy}")));
     }
     let run_metadata = obj_field(body, "metadata");
-
-    // The thread: existing, created on demand, or temporary.
-    let (mut thread, created_thread) = match thread_id {
-        Some(id) => {
-            check_uuid(id, "thread")?;
-            match st.db.get_thread(id).await? {
-                Some(t) => (t, false),
-                None if body.get("if_not_exists").and_then(Value::as_str) == Some("create") => {
-                    (new_thread(id, run_metadata.clone()), true)
-                }
-                None => return Err(ApiError::not_found("Thread or assistant not found.")),
-            }
-        }
-        None => (new_thread(&uuid::Uuid::now_v7().to_string(), run_metadata.clone()), true),
-    };
-    if created_thread {
-        st.db.insert_thread(&thread).await?;
-    } else {
-        let in_flight = st.db.in_flight_runs(&thread.thread_id).await?;
-        if !in_flight.is_empty() {
-            match strategy {
-                "reject" => {
-                    return Err(ApiError::conflict(
-                        "Thread is already running a task. Wait for it to finish or choose a different multitask strategy.",
-                    ));
-                }
-                "interrupt" | "rollback" => {
-                    for r in &in_flight {
-                        st.runs.cancel(r, strategy == "rollback").await?;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    // The first run tells the thread which graph it belongs to.
-    let mut changed = false;
-    for (k, v) in [("graph_id", &assistant.graph_id), ("assistant_id", &assistant.assistant_id)] {
-        if !thread.metadata.contains_key(k) {
-            thread.metadata.insert(k.into(), json!(v));
-            changed = true;
-        }
-    }
-    if changed {
-        st.db.save_thread(&thread).await?;
-    }
 
     let mut kwargs = Map::new();
     for k in RUN_KEYS {
@@ -176,14 +147,74 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
     );
     kwargs.entry("input").or_insert(Value::Null);
     let mut metadata = assistant.metadata.clone();
-    metadata.extend(run_metadata);
-    let run = new_run(&thread.thread_id, &assistant.assistant_id, kwargs, metadata, strategy);
+    metadata.extend(run_metadata.clone());
+    Ok(RunRequest { assistant, kwargs, metadata, run_metadata, strategy: strategy.to_string() })
+}
+
+/// The first run tells a thread which graph it belongs to. Returns whether the metadata changed.
+pub(crate) fn tag_thread(
+    thread: &mut orrery_api::Thread,
+    assistant: &orrery_api::Assistant,
+) -> bool {
+    let mut changed = false;
+    for (k, v) in [("graph_id", &assistant.graph_id), ("assistant_id", &assistant.assistant_id)] {
+        if !thread.metadata.contains_key(k) {
+            thread.metadata.insert(k.into(), json!(v));
+            changed = true;
+        }
+    }
+    changed
+}
+
+async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<Created, ApiError> {
+    let req = run_request(st, body, thread_id.is_none()).await?;
+    let strategy = req.strategy.as_str();
+
+    // The thread: existing, created on demand, or temporary.
+    let (mut thread, created_thread) = match thread_id {
+        Some(id) => {
+            check_uuid(id, "thread")?;
+            match st.db.get_thread(id).await? {
+                Some(t) => (t, false),
+                None if body.get("if_not_exists").and_then(Value::as_str) == Some("create") => {
+                    (new_thread(id, req.run_metadata.clone()), true)
+                }
+                None => return Err(ApiError::not_found("Thread or assistant not found.")),
+            }
+        }
+        None => (new_thread(&uuid::Uuid::now_v7().to_string(), req.run_metadata.clone()), true),
+    };
+    if created_thread {
+        st.db.insert_thread(&thread).await?;
+    } else {
+        let in_flight = st.db.in_flight_runs(&thread.thread_id).await?;
+        if !in_flight.is_empty() {
+            match strategy {
+                "reject" => {
+                    return Err(ApiError::conflict(
+                        "Thread is already running a task. Wait for it to finish or choose a different multitask strategy.",
+                    ));
+                }
+                "interrupt" | "rollback" => {
+                    for r in &in_flight {
+                        st.runs.cancel(r, strategy == "rollback").await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if tag_thread(&mut thread, &req.assistant) {
+        st.db.save_thread(&thread).await?;
+    }
+
+    let run =
+        new_run(&thread.thread_id, &req.assistant.assistant_id, req.kwargs, req.metadata, strategy);
     let channel = st.runs.channel(&run.run_id);
     let events = channel.subscribe();
     st.db.insert_run(&run).await?;
     st.runs.wake();
-    let temporary = run.kwargs.get("temporary").and_then(Value::as_bool).unwrap_or(false);
-    Ok(Created { run, channel, events, temporary })
+    Ok(Created { run, channel, events })
 }
 
 fn run_headers(resp: &mut Response, pairs: &[(&'static str, String)]) {
@@ -269,7 +300,7 @@ fn wait_body(channel: Arc<RunChannel>, fallback: Option<Value>) -> HttpBody {
     HttpBody::from_stream(s)
 }
 
-async fn stream_created(st: &AppState, c: Created, stateless: bool) -> Response {
+fn stream_created(c: Created, stateless: bool) -> Response {
     let resumable = c.run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
     let tid = &c.run.thread_id;
     let rid = &c.run.run_id;
@@ -278,9 +309,6 @@ async fn stream_created(st: &AppState, c: Created, stateless: bool) -> Response 
     } else {
         (format!("/threads/{tid}/runs/{rid}/stream"), format!("/threads/{tid}/runs/{rid}"))
     };
-    if c.temporary {
-        st.runs.delete_when_done(Arc::clone(&c.channel), tid.clone());
-    }
     let body = HttpBody::from_stream(sse_stream(Vec::new(), c.events, resumable));
     sse_response(body, Some(location), Some(content_location))
 }
@@ -291,7 +319,7 @@ async fn stream_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, Some(&tid), &body).await?;
-    Ok(stream_created(&st, c, false).await)
+    Ok(stream_created(c, false))
 }
 
 async fn stream_stateless_run(
@@ -299,15 +327,12 @@ async fn stream_stateless_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, None, &body).await?;
-    Ok(stream_created(&st, c, true).await)
+    Ok(stream_created(c, true))
 }
 
-fn wait_created(st: &AppState, c: Created) -> Response {
+fn wait_created(c: Created) -> Response {
     let tid = &c.run.thread_id;
     let rid = &c.run.run_id;
-    if c.temporary {
-        st.runs.delete_when_done(Arc::clone(&c.channel), tid.clone());
-    }
     let mut resp = Response::new(wait_body(Arc::clone(&c.channel), None));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     run_headers(
@@ -326,7 +351,7 @@ async fn wait_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, Some(&tid), &body).await?;
-    Ok(wait_created(&st, c))
+    Ok(wait_created(c))
 }
 
 async fn wait_stateless_run(
@@ -334,7 +359,7 @@ async fn wait_stateless_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, None, &body).await?;
-    Ok(wait_created(&st, c))
+    Ok(wait_created(c))
 }
 
 async fn create_background_run(
@@ -354,9 +379,6 @@ async fn create_stateless_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, None, &body).await?;
-    if c.temporary {
-        st.runs.delete_when_done(Arc::clone(&c.channel), c.run.thread_id.clone());
-    }
     let loc = format!("/runs/{}", c.run.run_id);
     let mut resp = axum::Json(&c.run).into_response();
     run_headers(&mut resp, &[("content-location", loc)]);
@@ -373,9 +395,6 @@ async fn batch_runs(
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
         let c = create(&st, None, item).await?;
-        if c.temporary {
-            st.runs.delete_when_done(Arc::clone(&c.channel), c.run.thread_id.clone());
-        }
         out.push(c.run);
     }
     Ok(axum::Json(out).into_response())

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a test failure
 
 mod api;
+mod crons;
 
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ impl Drop for PgDatabase {
 /// A running server; stopped when dropped.
 pub struct Server {
     pub url: String,
+    /// The server's state (to drive its cron scheduler, for one).
+    pub state: Arc<AppState>,
     pub http: reqwest::Client,
     pub data_dir: tempdir::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -118,10 +121,10 @@ impl Server {
         let listener = orrery_runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(orrery_runtime::serve(state, listener, async {
+        tokio::spawn(orrery_runtime::serve(Arc::clone(&state), listener, async {
             let _ = rx.await;
         }));
-        Server { url, http: reqwest::Client::new(), data_dir, stop: Some(tx), pg }
+        Server { url, state, http: reqwest::Client::new(), data_dir, stop: Some(tx), pg }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
