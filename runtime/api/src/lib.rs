@@ -191,7 +191,9 @@ pub struct CheckpointConfig {
     pub checkpoint_id: String,
     /// The thread.
     pub thread_id: String,
-    /// `""` at the root.
+    /// `""` at the root (langgraph dev leaves it out of the `checkpoint` of
+    /// `GET /threads/{id}/state/{checkpoint_id}`).
+    #[serde(default)]
     pub checkpoint_ns: String,
     /// Ancestors' checkpoint ids by namespace (subgraph checkpoints only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
