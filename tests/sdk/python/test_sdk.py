@@ -1,10 +1,11 @@
 """The official Python SDK (langgraph_sdk) against orrery-runtime: nobody here wrote this client."""
 
 import asyncio
+from datetime import datetime, timezone
 
 import pytest
 from langgraph_sdk import get_client, get_sync_client
-from langgraph_sdk.errors import ConflictError, NotFoundError
+from langgraph_sdk.errors import BadRequestError, ConflictError, NotFoundError, UnprocessableEntityError
 
 ECHO_ID = "e809e711-7ffe-5960-821d-7d83c173c321"  # uuid5(NAMESPACE_URL, "echo")
 
@@ -139,3 +140,49 @@ def test_thread_copy(url):
     copy = c.threads.copy(tid)
     assert copy["thread_id"] != tid
     assert contents(c.threads.get_state(copy["thread_id"])["values"]) == ["orig", "orig"]
+
+
+def test_crons(url):
+    c = get_sync_client(url=url)
+    stateless = c.crons.create(
+        "echo", schedule="*/15 * * * *", input=human("sdk cron"), metadata={"k": "v"}, timezone="Europe/Paris"
+    )
+    cid = stateless["cron_id"]
+    assert stateless["assistant_id"] == ECHO_ID and stateless["thread_id"] is None
+    assert stateless["on_run_completed"] == "delete" and stateless["enabled"] is True
+    assert stateless["payload"]["config"] == {"configurable": {"cron_id": cid}}
+    assert stateless["next_run_date"][14:] in ("00:00+00:00", "15:00+00:00", "30:00+00:00", "45:00+00:00")
+    assert c.http.get(f"/runs/crons/{cid}") == stateless  # the SDK has no crons.get
+
+    tid = c.threads.create()["thread_id"]
+    end = datetime(2099, 1, 1, tzinfo=timezone.utc)
+    on_thread = c.crons.create_for_thread(tid, "echo", schedule="0 0 * * *", input=human("t"), end_time=end)
+    assert on_thread["thread_id"] == tid and on_thread["on_run_completed"] is None
+    assert on_thread["end_time"] == "2099-01-01T00:00:00+00:00"
+    assert on_thread["next_run_date"].endswith("T00:00:00+00:00")
+
+    assert [x["cron_id"] for x in c.crons.search(metadata={"k": "v"})] == [cid]
+    assert [x["cron_id"] for x in c.crons.search(thread_id=tid)] == [on_thread["cron_id"]]
+    assert [x["cron_id"] for x in c.crons.search(assistant_id=ECHO_ID)] == [on_thread["cron_id"], cid]
+    first = c.crons.search(limit=1, sort_by="created_at", sort_order="asc", select=["cron_id", "schedule"])
+    assert first == [{"cron_id": cid, "schedule": "*/15 * * * *"}]
+    assert c.crons.count() == 2
+    assert c.crons.count(thread_id=tid) == 1
+
+    updated = c.crons.update(cid, schedule="*/30 * * * *", enabled=False)
+    assert updated["schedule"] == "*/30 * * * *" and updated["enabled"] is False
+    assert updated["next_run_date"][14:] in ("00:00+00:00", "30:00+00:00")
+    assert [x["cron_id"] for x in c.crons.search(enabled=False)] == [cid]
+    assert c.crons.update(on_thread["cron_id"], end_time=None)["end_time"] is None
+    with pytest.raises(BadRequestError):
+        c.crons.update(cid)
+    with pytest.raises(UnprocessableEntityError):
+        c.crons.create("echo", schedule="not a cron")
+    with pytest.raises(UnprocessableEntityError):
+        c.crons.create("echo", schedule="* * * * *", timezone="Mars/Olympus")
+
+    c.crons.delete(cid)
+    c.crons.delete(on_thread["cron_id"])
+    assert c.crons.count() == 0
+    with pytest.raises(NotFoundError):
+        c.crons.delete(cid)
