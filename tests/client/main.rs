@@ -212,14 +212,17 @@ struct Args {
     filters: Vec<String>,
     skips: Vec<String>,
     list: bool,
+    /// `--ignored`: libtest would run only ignored tests, and none is.
+    only_ignored: bool,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { filters: vec![], skips: vec![], list: false };
+    let mut a = Args { filters: vec![], skips: vec![], list: false, only_ignored: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--list" => a.list = true,
+            "--ignored" => a.only_ignored = true,
             "--skip" => a.skips.extend(it.next()),
             // libtest options with a value, accepted and ignored.
             "--test-threads" | "--color" | "--format" | "-Z" | "--logfile" => {
@@ -233,7 +236,8 @@ fn parse_args() -> Args {
 }
 
 fn selected(args: &Args, name: &str) -> bool {
-    (args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str())))
+    !args.only_ignored
+        && (args.filters.is_empty() || args.filters.iter().any(|f| name.contains(f.as_str())))
         && !args.skips.iter().any(|s| name.contains(s.as_str()))
 }
 
