@@ -32,6 +32,25 @@ struct Inner {
     quitting: bool,
 }
 
+/// The text of a log line without terminal colour codes (`ESC [ ... letter`).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Where the `orrery-runtime` binary is: `ORRERY_RUNTIME_BIN`, else next to the app's own
 /// executable (how it ships and how cargo builds it), else on PATH.
 pub fn find_binary() -> Option<PathBuf> {
@@ -86,6 +105,7 @@ impl Sidecar {
     }
 
     fn log_line(&self, line: String) {
+        let line = strip_ansi(&line);
         self.update(|i| {
             if i.log.len() == LOG_LINES {
                 i.log.pop_front();
@@ -269,5 +289,17 @@ impl Sidecar {
                 me.log_line(line);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_codes_are_stripped_from_log_lines() {
+        let line = "\u{1b}[2m2026-12-01\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m listening";
+        assert_eq!(strip_ansi(line), "2026-12-01  INFO listening");
+        assert_eq!(strip_ansi("plain [text]"), "plain [text]");
     }
 }

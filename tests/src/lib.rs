@@ -173,3 +173,26 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()
     }
     Ok(())
 }
+
+/// A child process leading a process group of its own; the whole group is killed (and the
+/// child reaped) when dropped, so nothing it started outlives the test.
+pub struct KillGroupOnDrop(pub Child);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        // `--` so the negative id is a process group, never parsed as an option; and never a
+        // group id below 2 (`kill -- -1` would signal every process of the user).
+        let pgid = self.0.id();
+        if pgid > 1 {
+            let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{pgid}")]).status();
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `cmd` as the leader of a new process group, killed with its group when dropped.
+pub fn spawn_group(cmd: &mut Command) -> std::io::Result<KillGroupOnDrop> {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().map(KillGroupOnDrop)
+}
