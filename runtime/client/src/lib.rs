@@ -363,8 +363,8 @@ impl Client {
             url,
             source,
         })?;
-        let text = std::str::from_utf8(&bytes).unwrap_or_default();
-        serde_json::from_str(text.trim())
+        // `/wait` sends `\n` keep-alives before the body; JSON allows the whitespace anyway.
+        serde_json::from_slice(bytes.trim_ascii())
             .map_err(|source| Error::Decode { what: what.to_string(), source })
     }
 
@@ -475,6 +475,107 @@ mod tests {
         for bad in ["", "localhost:2024", "ftp://x", "http://x/?a=1", "mailto:a@b"] {
             assert!(matches!(Client::new(bad), Err(Error::InvalidUrl(_))), "{bad}");
         }
+    }
+
+    /// A one-connection HTTP server that answers with `chunks`, written one by one with a
+    /// pause between them, and returns the request it got.
+    async fn scripted(chunks: Vec<&'static str>) -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener =
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+            let mut req = vec![0u8; 8192];
+            let n = sock.read(&mut req).await.unwrap_or(0);
+            for c in chunks {
+                let _ = sock.write_all(c.as_bytes()).await;
+                let _ = sock.flush().await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            String::from_utf8_lossy(&req[..n]).to_string()
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn wait_skips_keep_alives_and_surfaces_run_errors() {
+        let (url, req) = scripted(vec![
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+            "1\r\n\n\r\n",
+            "1\r\n\n\r\n",
+            "42\r\n{\"__error__\":{\"error\":\"ValueError\",\"message\":\"kaboom: it failed\"}}\r\n",
+            "0\r\n\r\n",
+        ])
+        .await;
+        let c = Client::new(url).unwrap_or_else(|e| panic!("{e}")).with_api_key("k-123");
+        let r = c.runs().wait("t1", &RunCreate::new("agent")).await;
+        match r {
+            Err(Error::RunFailed { error, message }) => {
+                assert_eq!((error.as_str(), message.as_str()), ("ValueError", "kaboom: it failed"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let req = req.await.unwrap_or_default();
+        assert!(req.starts_with("POST /threads/t1/runs/wait "), "{req}");
+        assert!(req.contains("x-api-key: k-123"), "{req}");
+        assert!(req.contains(r#"{"assistant_id":"agent"}"#), "{req}");
+    }
+
+    #[tokio::test]
+    async fn api_errors_carry_the_detail() {
+        let (url, _) = scripted(vec![
+            "HTTP/1.1 409 Conflict\r\ncontent-type: application/json\r\ncontent-length: 31\r\n\r\n",
+            r#"{"detail":"Thread is running."}"#,
+        ])
+        .await;
+        let c = Client::new(url).unwrap_or_else(|e| panic!("{e}"));
+        match c.threads().get("t").await {
+            Err(Error::Api { status: 409, detail, body }) => {
+                assert_eq!(detail, "Thread is running.");
+                assert_eq!(body, r#"{"detail":"Thread is running."}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_decode_events_split_across_writes() {
+        use futures::StreamExt;
+        let (url, req) = scripted(vec![
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncontent-location: /threads/t9/runs/r9\r\nlocation: /threads/t9/runs/r9/stream\r\ntransfer-encoding: chunked\r\n\r\n",
+            "17\r\nevent: metadata\r\ndata: \r\n",
+            "1b\r\n{\"run_id\":\"r9\"}\r\n\r\n: heartb\r\n",
+            "21\r\neat\r\n\r\nevent: values\r\ndata: {\"a\":\r\n",
+            "f\r\n1}\r\nid: 5-0\r\n\r\n\r\n",
+            "0\r\n\r\n",
+        ])
+        .await;
+        let c = Client::new(url).unwrap_or_else(|e| panic!("{e}"));
+        let s =
+            c.runs().stream("t9", &RunCreate::new("agent")).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.thread_id(), s.run_id()), (Some("t9"), Some("r9")));
+        assert_eq!(s.location(), Some("/threads/t9/runs/r9/stream"));
+        let parts: Vec<StreamPart> = s.map(|p| p.unwrap_or_else(|e| panic!("{e}"))).collect().await;
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(parts[0].event, "metadata");
+        assert_eq!(parts[0].data["run_id"], "r9");
+        assert_eq!(parts[1].event, "values");
+        assert_eq!(parts[1].data["a"], 1);
+        assert_eq!(parts[1].id.as_deref(), Some("5-0"));
+        let req = req.await.unwrap_or_default().to_lowercase();
+        assert!(req.contains("accept: text/event-stream"), "{req}");
+    }
+
+    #[tokio::test]
+    async fn a_json_answer_to_a_stream_request_is_a_protocol_error() {
+        let (url, _) = scripted(vec![
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+        ])
+        .await;
+        let c = Client::new(url).unwrap_or_else(|e| panic!("{e}"));
+        let r = c.runs().stream("t", &RunCreate::new("agent")).await;
+        assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
     }
 
     #[tokio::test]
