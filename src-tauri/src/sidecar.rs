@@ -27,6 +27,7 @@ pub struct Sidecar {
 
 struct Inner {
     view: LocalRuntimeView,
+    pid: Option<u32>,
     log: VecDeque<String>,
     generation: u64,
     quitting: bool,
@@ -76,7 +77,13 @@ impl Sidecar {
         Arc::new(Sidecar {
             binary,
             data_dir,
-            inner: Mutex::new(Inner { view, log: VecDeque::new(), generation: 0, quitting: false }),
+            inner: Mutex::new(Inner {
+                view,
+                pid: None,
+                log: VecDeque::new(),
+                generation: 0,
+                quitting: false,
+            }),
             poke: Notify::new(),
         })
     }
@@ -91,6 +98,11 @@ impl Sidecar {
             }
             Err(_) => LocalRuntimeView { state: SidecarState::Failed, ..Default::default() },
         }
+    }
+
+    /// The process id of the runtime, while one is alive.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.lock().ok()?.pid
     }
 
     /// The URL it serves on, while running.
@@ -181,6 +193,7 @@ impl Sidecar {
             self.update(|i| {
                 i.view.state = SidecarState::Restarting;
                 i.view.url = None;
+                i.pid = None;
                 i.view.restarts += 1;
             });
             self.log_line(format!("restarting in {:.1} s", delay.as_secs_f64()));
@@ -224,6 +237,8 @@ impl Sidecar {
         self.log_line(format!("starting {} on {url}", binary.display()));
         let mut child =
             cmd.spawn().map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let pid = child.id();
+        self.update(|i| i.pid = pid);
         self.pipe(child.stdout.take());
         self.pipe(child.stderr.take());
         self.wait_ready(&mut child, &url, generation).await?;

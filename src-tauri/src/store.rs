@@ -80,15 +80,16 @@ impl Store {
 
 /// Checks a URL a user typed and returns it without a trailing slash.
 pub fn normalize_url(url: &str) -> Result<String, String> {
-    let url = url.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
+    let url = url.trim();
+    let (scheme, rest) = ["http://", "https://"]
+        .iter()
+        .find_map(|s| url.strip_prefix(s).map(|rest| (*s, rest)))
         .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
+    let rest = rest.trim_end_matches('/');
     if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("{url:?} has no host"));
     }
-    Ok(url.to_string())
+    Ok(format!("{scheme}{rest}"))
 }
 
 /// The API keys, one keychain entry per connection id.

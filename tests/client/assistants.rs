@@ -36,15 +36,10 @@ async fn system_assistant(b: Arc<Backend>) {
     assert_eq!(found.len(), 1, "{found:?}");
     let a = &found[0];
     assert_eq!(a.assistant_id, b.chat_assistant_id());
-    runtime_known_bug(
-        &b,
-        a.assistant_id == system_assistant_id(b.chat_graph()),
-        &format!(
-            "system assistant id of '{}' is {}, LangGraph's uuid5(6ba7b821-..., graph) is {}",
-            b.chat_graph(),
-            a.assistant_id,
-            system_assistant_id(b.chat_graph())
-        ),
+    assert_eq!(
+        a.assistant_id,
+        system_assistant_id(b.chat_graph()),
+        "LangGraph's uuid5(6ba7b821-..., graph) system assistant id"
     );
     assert_eq!(a.name, b.chat_graph());
     assert_eq!(a.version, 1);

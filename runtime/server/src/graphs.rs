@@ -10,10 +10,11 @@ use serde_json::{Value, json};
 
 use crate::db::SqlSaver;
 
-/// The namespace LangGraph derives system assistant ids from (`uuid.NAMESPACE_URL`).
-const NAMESPACE_GRAPH: uuid::Uuid = uuid::Uuid::NAMESPACE_URL;
+/// The namespace LangGraph derives system assistant ids from (`NAMESPACE_GRAPH` in
+/// langgraph-api: one digit off `uuid.NAMESPACE_URL`, `6ba7b811-...`).
+const NAMESPACE_GRAPH: uuid::Uuid = uuid::uuid!("6ba7b821-9dad-11d1-80b4-00c04fd430c8");
 
-/// The id of a graph's system assistant: `uuid5(NAMESPACE_URL, graph_id)`.
+/// The id of a graph's system assistant: `uuid5(NAMESPACE_GRAPH, graph_id)`.
 pub fn system_assistant_id(graph_id: &str) -> String {
     uuid::Uuid::new_v5(&NAMESPACE_GRAPH, graph_id.as_bytes()).to_string()
 }

@@ -13,7 +13,7 @@ import { Client } from "@langchain/langgraph-sdk";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const exe = join(target, "debug", "orrery-runtime");
-const ECHO_ID = "e809e711-7ffe-5960-821d-7d83c173c321";
+const ECHO_ID = "046b5dc7-2108-582c-9c6c-31d556d138f0";
 
 // ORRERY_SDK_BACKEND=postgres runs the same tests on a PostgreSQL database of their own.
 const backend = process.env.ORRERY_SDK_BACKEND ?? "sqlite";

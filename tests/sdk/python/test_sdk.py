@@ -7,7 +7,7 @@ import pytest
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import BadRequestError, ConflictError, NotFoundError, UnprocessableEntityError
 
-ECHO_ID = "e809e711-7ffe-5960-821d-7d83c173c321"  # uuid5(NAMESPACE_URL, "echo")
+ECHO_ID = "046b5dc7-2108-582c-9c6c-31d556d138f0"  # uuid5(NAMESPACE_GRAPH, "echo")
 
 
 def human(text):

@@ -31,8 +31,8 @@ async fn system_assistants_use_langgraph_ids_and_graph_names_resolve(backend: Ba
     let (st, list) = s.post("/assistants/search", json!({})).await;
     assert_eq!(st, 200);
     let echo = list.as_array().unwrap().iter().find(|a| a["graph_id"] == "echo").cloned().unwrap();
-    // uuid5(NAMESPACE_URL, "echo"), as the LangGraph server derives it.
-    assert_eq!(echo["assistant_id"], "e809e711-7ffe-5960-821d-7d83c173c321");
+    // uuid5(NAMESPACE_GRAPH, "echo"), as the LangGraph server derives it.
+    assert_eq!(echo["assistant_id"], "046b5dc7-2108-582c-9c6c-31d556d138f0");
     assert_eq!(echo["metadata"], json!({"created_by": "system"}));
     assert_eq!(s.post("/assistants/count", json!({})).await, (200, json!(1)));
     let (st, graph) = s.get("/assistants/echo/graph").await;

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::{Backend, Server, both};
 
-/// `uuid5(NAMESPACE_URL, "echo")`.
-const ECHO: &str = "e809e711-7ffe-5960-821d-7d83c173c321";
+/// `uuid5(NAMESPACE_GRAPH, "echo")`.
+const ECHO: &str = "046b5dc7-2108-582c-9c6c-31d556d138f0";
 
 /// The Cron object's keys, in the real server's order.
 const CRON_KEYS: [&str; 14] = [
