@@ -178,6 +178,40 @@ pub(crate) fn page<T: serde::Serialize>(
     json_with(slice, &headers)
 }
 
+/// The `select` of a search body: `None` (every field) when absent, null or empty; 422 for a
+/// field the request schema does not list, as the real server's validator says.
+pub(crate) fn selection(body: &Value, allowed: &[&str]) -> Result<Option<Vec<String>>, ApiError> {
+    let items = match body.get("select") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(ApiError::unprocessable(format!("{other} is not of type \"array\"")));
+        }
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for x in items {
+        match x.as_str() {
+            Some(f) if allowed.contains(&f) => out.push(f.to_string()),
+            _ => {
+                return Err(ApiError::unprocessable(format!(
+                    "{x} is not one of {}",
+                    json!(allowed)
+                )));
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+/// An object reduced to the selected fields (in the object's own order).
+pub(crate) fn project(value: impl serde::Serialize, select: Option<&[String]>) -> Value {
+    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
+    if let (Some(select), Some(o)) = (select, v.as_object_mut()) {
+        o.retain(|k, _| select.iter().any(|s| s == k));
+    }
+    v
+}
+
 /// Whether `haystack` contains every key of `needle` with an equal value (metadata filters).
 pub(crate) fn contains(
     haystack: &serde_json::Map<String, Value>,

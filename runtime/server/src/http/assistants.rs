@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use orrery_api::Assistant;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging};
+use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
 use crate::AppState;
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -28,6 +28,20 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/assistants/{assistant_id}/versions", post(get_assistant_versions))
         .route("/assistants/{assistant_id}/latest", post(set_latest_version))
 }
+
+/// The fields `select` may name (`AssistantSearchRequest.select`).
+const SELECT: [&str; 10] = [
+    "assistant_id",
+    "graph_id",
+    "name",
+    "description",
+    "config",
+    "context",
+    "created_at",
+    "updated_at",
+    "metadata",
+    "version",
+];
 
 /// An assistant's `config` and `context`.
 type ConfigAndContext = (Map<String, Value>, Map<String, Value>);
@@ -124,6 +138,7 @@ async fn search_assistants(
 ) -> Result<Response, ApiError> {
     check_graph_filter(&st, &body)?;
     let (limit, offset) = paging(&body, 10)?;
+    let select = selection(&body, &SELECT)?;
     let mut items = filtered(st.db.list_assistants().await?, &body);
     let sort_by = body.get("sort_by").and_then(Value::as_str).unwrap_or("created_at");
     let key = |a: &Assistant| -> String {
@@ -139,6 +154,7 @@ async fn search_assistants(
     if body.get("sort_order").and_then(Value::as_str) != Some("asc") {
         items.reverse();
     }
+    let items: Vec<Value> = items.iter().map(|a| project(a, select.as_deref())).collect();
     Ok(page(items, limit, offset))
 }
 

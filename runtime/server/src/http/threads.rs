@@ -11,7 +11,7 @@ use orrery_api::{CheckpointConfig, Interrupt, ThreadState, ThreadTask};
 use orrery_engine::{CompiledGraph, RunConfig, StateSnapshot};
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging};
+use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
 use crate::AppState;
 use crate::runs::new_thread;
 
@@ -27,6 +27,19 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/threads/{thread_id}/history", get(get_history).post(post_history))
         .route("/threads/{thread_id}/copy", post(copy_thread))
 }
+
+/// The fields `select` may name (`ThreadSearchRequest.select`).
+const SELECT: [&str; 9] = [
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "config",
+    "status",
+    "values",
+    "interrupts",
+];
 
 async fn create_thread(
     State(st): State<Arc<AppState>>,
@@ -94,6 +107,7 @@ async fn search_threads(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = paging(&body, 10)?;
+    let select = selection(&body, &SELECT)?;
     let mut items = filtered(st.db.list_threads().await?, &body)?;
     let sort_by = body.get("sort_by").and_then(Value::as_str);
     let key = |t: &orrery_api::Thread| -> String {
@@ -110,6 +124,7 @@ async fn search_threads(
     if !asc {
         items.reverse();
     }
+    let items: Vec<Value> = items.iter().map(|t| project(t, select.as_deref())).collect();
     Ok(page(items, limit, offset))
 }
 

@@ -5,6 +5,7 @@
 
 mod api;
 mod crons;
+mod parity;
 
 use std::sync::Arc;
 
