@@ -74,7 +74,7 @@ async fn the_runtime_starts_is_restarted_when_killed_and_health_follows_it() {
     // ... and the supervisor starts a new runtime, on a port of its own.
     let url2 = until("the restarted runtime", || {
         let v = sidecar.view();
-        (v.state == SidecarState::Running && v.restarts == 1).then(|| v.url).flatten()
+        (v.state == SidecarState::Running && v.restarts == 1).then_some(v.url).flatten()
     })
     .await;
     assert_ne!(sidecar.pid(), Some(pid), "a new process");

@@ -190,7 +190,7 @@ async fn connections_keychain_and_the_embedded_runtime_in_the_real_window() {
                         // textContent: WebKit's rendered-text extraction skips the ellipsised
                         // name and URL lines.
                         if li.prop("textContent").await?.unwrap_or_default().contains(name) {
-                            return Ok(li.attr("data-id").await?);
+                            return li.attr("data-id").await;
                         }
                     }
                     Ok(None)
