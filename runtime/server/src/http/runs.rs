@@ -233,21 +233,79 @@ fn frame_bytes(f: &Frame, with_id: bool) -> String {
     }
 }
 
-/// An SSE body: the frames as they come, a heartbeat comment every 5 s, closed when the run ends.
+/// The `stream_mode` filter of a run-stream join (§5.5): empty lets everything through.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ModeFilter(Vec<String>);
+
+impl ModeFilter {
+    /// The filter of a join's query: every `stream_mode` parameter (the real server honours
+    /// only the last of repeated ones; a superset), each a mode or a JSON array of modes.
+    pub(crate) fn from_query(pairs: &[(String, String)]) -> ModeFilter {
+        let mut modes = Vec::new();
+        for (k, v) in pairs {
+            if k != "stream_mode" || v.is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(v) {
+                Ok(Value::Array(a)) if v.starts_with('[') => {
+                    modes.extend(a.iter().filter_map(Value::as_str).map(str::to_string));
+                }
+                _ => modes.push(v.clone()),
+            }
+        }
+        ModeFilter(modes)
+    }
+
+    /// Whether an event goes out: its name is a requested mode, any `messages*` event when
+    /// `messages` or `messages-tuple` is requested, and a subgraph's `<mode>|<ns>` when `<mode>`
+    /// is. With a filter, `metadata` and `error` are dropped like any other unrequested name.
+    pub(crate) fn matches(&self, event: &str) -> bool {
+        if self.0.is_empty() || self.0.iter().any(|m| m == event) {
+            return true;
+        }
+        if event.starts_with("messages")
+            && self.0.iter().any(|m| m == "messages" || m == "messages-tuple")
+        {
+            return true;
+        }
+        match event.split_once('|') {
+            Some((base, _)) => self.0.iter().any(|m| m == base),
+            None => false,
+        }
+    }
+}
+
+/// An SSE body: the frames as they come (those `filter` lets through), a heartbeat comment
+/// every 5 s, closed when the run ends.
 fn sse_stream(
     replay: Vec<Frame>,
     events: mpsc::UnboundedReceiver<Frame>,
     with_ids: bool,
+    filter: ModeFilter,
 ) -> impl Stream<Item = Result<String, std::convert::Infallible>> + Send {
+    let replay: Vec<Frame> = replay.into_iter().filter(|f| filter.matches(&f.event)).collect();
     let replayed = stream::iter(replay.into_iter().map(move |f| Ok(frame_bytes(&f, with_ids))));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let live = stream::unfold((events, ticker), move |(mut events, mut ticker)| async move {
-        tokio::select! {
-            f = events.recv() => f.map(|f| (Ok(frame_bytes(&f, with_ids)), (events, ticker))),
-            _ = ticker.tick() => Some((Ok(": heartbeat\r\n\r\n".to_string()), (events, ticker))),
-        }
-    });
+    let live = stream::unfold(
+        (events, ticker, filter),
+        move |(mut events, mut ticker, filter)| async move {
+            loop {
+                tokio::select! {
+                    f = events.recv() => match f {
+                        Some(f) if filter.matches(&f.event) => {
+                            return Some((Ok(frame_bytes(&f, with_ids)), (events, ticker, filter)));
+                        }
+                        Some(_) => {}
+                        None => return None,
+                    },
+                    _ = ticker.tick() => {
+                        return Some((Ok(": heartbeat\r\n\r\n".to_string()), (events, ticker, filter)));
+                    }
+                }
+            }
+        },
+    );
     replayed.chain(live)
 }
 
@@ -309,7 +367,8 @@ fn stream_created(c: Created, stateless: bool) -> Response {
     } else {
         (format!("/threads/{tid}/runs/{rid}/stream"), format!("/threads/{tid}/runs/{rid}"))
     };
-    let body = HttpBody::from_stream(sse_stream(Vec::new(), c.events, resumable));
+    let body =
+        HttpBody::from_stream(sse_stream(Vec::new(), c.events, resumable, ModeFilter::default()));
     sse_response(body, Some(location), Some(content_location))
 }
 
@@ -503,8 +562,10 @@ async fn join_run(
 async fn join_run_stream(
     State(st): State<Arc<AppState>>,
     Path((tid, rid)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let filter = ModeFilter::from_query(&query);
     check_uuid(&tid, "thread")?;
     check_uuid(&rid, "run")?;
     let run = st.db.get_run(&tid, &rid).await?;
@@ -517,7 +578,8 @@ async fn join_run_stream(
         let (_tx, rx) = mpsc::unbounded_channel();
         drop(_tx);
         return Ok(sse_response(
-            HttpBody::from_stream(sse_stream(vec![err], rx, false)),
+            // The filter does not apply to this error (the real server sends it regardless).
+            HttpBody::from_stream(sse_stream(vec![err], rx, false, ModeFilter::default())),
             None,
             None,
         ));
@@ -535,13 +597,14 @@ async fn join_run_stream(
                     .collect(),
                 _ => Vec::new(),
             };
-            Ok(sse_response(HttpBody::from_stream(sse_stream(replay, rx, resumable)), None, None))
+            let body = sse_stream(replay, rx, resumable, filter);
+            Ok(sse_response(HttpBody::from_stream(body), None, None))
         }
         None => {
             let (tx, rx) = mpsc::unbounded_channel();
             drop(tx);
             Ok(sse_response(
-                HttpBody::from_stream(sse_stream(Vec::new(), rx, resumable)),
+                HttpBody::from_stream(sse_stream(Vec::new(), rx, resumable, filter)),
                 None,
                 None,
             ))
