@@ -220,6 +220,18 @@ async fn assistants_list(shell: tauri::State<'_, Shell>, conn: String) -> Cmd<Ve
     remote::assistants(&target).await
 }
 
+/// The assistant's graph as the server draws it (`{nodes, edges}`); `xray` expands subgraphs.
+#[tauri::command]
+async fn assistant_graph(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+    xray: bool,
+) -> Cmd<serde_json::Value> {
+    let target = shell.target(&conn)?;
+    remote::graph(&target, &assistant_id, xray).await
+}
+
 #[tauri::command]
 async fn threads_list(
     shell: tauri::State<'_, Shell>,
@@ -276,6 +288,7 @@ pub fn run() {
             connection_remove,
             connection_check,
             assistants_list,
+            assistant_graph,
             threads_list,
             local_runtime,
             local_runtime_set_project,

@@ -84,6 +84,12 @@ pub async fn assistants(target: &Target) -> Result<Vec<Assistant>, String> {
     client(target)?.assistants().search(&query).await.map_err(|e| describe(&e))
 }
 
+/// An assistant's graph, `{nodes, edges}`, with every subgraph expanded when `xray`.
+pub async fn graph(target: &Target, assistant_id: &str, xray: bool) -> Result<Value, String> {
+    let xray = if xray { orrery_client::Xray::On } else { orrery_client::Xray::Off };
+    client(target)?.assistants().graph(assistant_id, xray).await.map_err(|e| describe(&e))
+}
+
 /// A page of threads, of one assistant's graph runs when `assistant_id` is given.
 pub async fn threads(
     target: &Target,

@@ -5,6 +5,7 @@
 //! Field order follows the order the real server emits.
 
 pub mod desktop;
+pub mod graph_layout;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
