@@ -94,6 +94,11 @@ async fn graph_and_schemas(b: Arc<Backend>) {
 
     let subs = a.subgraphs(b.chat_assistant_id(), None, true).await.unwrap();
     assert!(subs.is_empty(), "{subs:?}");
+    // By namespace: the same, filtered (`{}` when the graph has no such subgraph).
+    let one = a.subgraphs(b.chat_assistant_id(), Some("child"), false).await.unwrap();
+    assert!(one.is_empty(), "{one:?}");
+    let missing = uuid::Uuid::new_v4().to_string();
+    assert_eq!(status_of(a.subgraphs(&missing, Some("child"), false).await), 404);
     if b.is_lgdev() {
         // `nested` has a compiled subgraph node `child`.
         let nested = system_assistant_id("nested");

@@ -159,17 +159,18 @@ async fn cancel_and_delete(b: Arc<Backend>) {
     }
     assert!(last.is_none(), "a rolled back run is deleted; GET still says {last:?}");
 
-    // Cancel by id through /runs/cancel (langgraph dev; our runtime has no such route yet).
+    // Cancel by id through /runs/cancel.
     let run = runs.create(&tid, &b.slow_run(6000)).await.unwrap();
     let which = RunsCancel::default().thread_id(tid.clone()).run_ids(vec![run.run_id.clone()]);
-    let r = runs.cancel_many(&which, CancelAction::Interrupt).await;
-    if b.is_lgdev() {
-        r.unwrap();
-    } else {
-        assert!(matches!(status_of(r), 404 | 405));
-        runs.cancel(&tid, &run.run_id, false, CancelAction::Interrupt).await.unwrap();
-    }
+    runs.cancel_many(&which, CancelAction::Interrupt).await.unwrap();
     assert_eq!(settle(&b, &tid, &run.run_id).await, RunStatus::Interrupted);
+    // Nothing matches: 404; a status together with ids: 422.
+    let none = RunsCancel::default()
+        .thread_id(tid.clone())
+        .run_ids(vec![uuid::Uuid::new_v4().to_string()]);
+    assert_eq!(status_of(runs.cancel_many(&none, CancelAction::Interrupt).await), 404);
+    let both = which.clone().status("all");
+    assert_eq!(status_of(runs.cancel_many(&both, CancelAction::Interrupt).await), 422);
 }
 
 async fn request_errors(b: Arc<Backend>) {

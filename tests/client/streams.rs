@@ -288,12 +288,9 @@ async fn reconnecting_join_after_a_drop(b: Arc<Backend>) {
 async fn thread_stream(b: Arc<Backend>) {
     let tid = thread(&b).await;
     let t = b.client.threads();
-    if !b.is_lgdev() {
-        // Our runtime has no thread stream yet.
-        let r = t.join_stream(&tid, &[ThreadStreamMode::Lifecycle], None).await;
-        assert!(matches!(status_of(r), 404 | 405));
-        return;
-    }
+    // A malformed Last-Event-ID is refused before the stream starts (run joins take any).
+    assert_eq!(status_of(t.join_stream(&tid, &[], Some("not-an-id")).await), 422);
+    let mut life = t.join_stream(&tid, &[ThreadStreamMode::Lifecycle], None).await.unwrap();
     let mut s = t.join_stream(&tid, &[ThreadStreamMode::RunModes], None).await.unwrap();
     // Give the server a moment to register the subscriber, then run.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -314,6 +311,21 @@ async fn thread_stream(b: Arc<Backend>) {
     }
     let last = seen.last().unwrap();
     assert_eq!(last.data["run_id"], json!(run.run_id));
+    assert_eq!(seen[0].event, "metadata");
+    assert_eq!(seen[0].data["run_id"], json!(run.run_id));
     let values = seen.iter().rev().find(|p| p.event == "values").unwrap();
     assert_eq!(last_message(&values.data), b.reply("on the thread stream"));
+    // lifecycle: the run's first metadata event and its run_done marker, nothing else.
+    let mut lifecycle = Vec::new();
+    while lifecycle.len() < 2 {
+        let p = tokio::time::timeout(Duration::from_secs(30), life.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        lifecycle.push(p);
+    }
+    assert_eq!(events(&lifecycle), ["metadata", "metadata"]);
+    assert_eq!(lifecycle[0].data, json!({"run_id": run.run_id, "attempt": 1}));
+    assert_eq!(lifecycle[1].data, json!({"status": "run_done", "run_id": run.run_id}));
 }

@@ -106,16 +106,13 @@ async fn crud_search_count_copy(b: Arc<Backend>) {
     assert_eq!(status_of(t.get("not-a-uuid").await), 422);
     assert_eq!(t.count(&mine).await.unwrap(), 2);
 
-    if b.is_lgdev() {
-        // Prune (langgraph dev only; our runtime has no /threads/prune yet).
-        let n = t.prune(&[copy.thread_id.as_str()], "delete").await.unwrap();
-        assert_eq!(n, 1);
-        assert_eq!(status_of(t.get(&copy.thread_id).await), 404);
-    } else {
-        let r = t.prune(&[copy.thread_id.as_str()], "delete").await;
-        assert!(matches!(status_of(r), 404 | 405));
-        t.delete(&copy.thread_id).await.unwrap();
-    }
+    // Prune: unknown ids are skipped.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let n = t.prune(&[copy.thread_id.as_str(), unknown.as_str()], "delete").await.unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(status_of(t.get(&copy.thread_id).await), 404);
+    assert_eq!(t.prune(&[], "delete").await.unwrap(), 0);
+    assert_eq!(status_of(t.prune(&[id.as_str()], "nope").await), 422);
     t.delete(&id).await.unwrap();
 }
 

@@ -406,6 +406,43 @@ impl Db {
         Ok(n > 0)
     }
 
+    /// Prunes a thread to its latest state: every checkpoint but the newest of each namespace
+    /// goes, with its pending writes; the one kept loses its parent. One transaction. Returns
+    /// whether the thread exists.
+    pub async fn keep_latest_checkpoints(&self, thread_id: &str) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT thread_id FROM threads WHERE thread_id = $1")
+                .bind(thread_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        // The newest checkpoint of each namespace (ids are time ordered).
+        let keep = "SELECT checkpoint_ns, MAX(checkpoint_id) AS checkpoint_id FROM checkpoints WHERE thread_id = $1 GROUP BY checkpoint_ns";
+        sqlx::query(&format!(
+            "DELETE FROM checkpoint_writes WHERE thread_id = $1 AND NOT EXISTS
+               (SELECT 1 FROM ({keep}) k WHERE k.checkpoint_ns = checkpoint_writes.checkpoint_ns AND k.checkpoint_id = checkpoint_writes.checkpoint_id)"
+        ))
+        .bind(thread_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "DELETE FROM checkpoints WHERE thread_id = $1 AND checkpoint_id NOT IN
+               (SELECT k.checkpoint_id FROM ({keep}) k WHERE k.checkpoint_ns = checkpoints.checkpoint_ns)"
+        ))
+        .bind(thread_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = $1")
+            .bind(thread_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     // ---------------------------------------------------------------- runs
 
     fn run(row: &AnyRow) -> DbResult<Run> {
@@ -494,6 +531,21 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::run).collect()
+    }
+
+    /// Every run (of any thread) whose status is one of `statuses`, oldest first.
+    pub async fn runs_with_status(&self, statuses: &[RunStatus]) -> DbResult<Vec<Run>> {
+        let mut out = Vec::new();
+        for status in statuses {
+            let rows = sqlx::query("SELECT * FROM runs WHERE status = $1 ORDER BY created_at")
+                .bind(status.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                out.push(Self::run(r)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Claims the oldest pending run whose thread has nothing running: it becomes `running`.

@@ -36,6 +36,71 @@ pub struct Outcome {
     pub body: Value,
 }
 
+/// Event ids as the real server writes them, `<unix ms>-0`, but strictly increasing: an event
+/// in the same millisecond as the previous one takes the next millisecond, so no two events of
+/// one source share an id (langgraph dev repeats ids within a millisecond, and a resume from
+/// such an id skips its twins) and ids still compare correctly as strings.
+#[derive(Default)]
+pub struct EventIds {
+    last_ms: std::sync::atomic::AtomicI64,
+}
+
+impl EventIds {
+    /// The next id.
+    pub fn next(&self) -> String {
+        use std::sync::atomic::Ordering;
+        let now = chrono::Utc::now().timestamp_millis();
+        let prev = self
+            .last_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1)))
+            .unwrap_or(now);
+        format!("{}-0", now.max(prev + 1))
+    }
+}
+
+/// Live fan-out of every run of each thread, plus thread-level events (`state_update`), to the
+/// thread streams (`GET /threads/{thread_id}/stream`).
+#[derive(Default)]
+pub struct ThreadHub {
+    subscribers: Mutex<HashMap<String, Vec<mpsc::UnboundedSender<Frame>>>>,
+    ids: EventIds,
+}
+
+impl ThreadHub {
+    /// Receives every event published on `thread_id` from now on (never closes by itself).
+    pub fn subscribe(&self, thread_id: &str) -> mpsc::UnboundedReceiver<Frame> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut subs = match self.subscribers.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        // Streams whose client went away are dropped here as well as on publishing.
+        subs.retain(|_, v| {
+            v.retain(|s| !s.is_closed());
+            !v.is_empty()
+        });
+        subs.entry(thread_id.to_string()).or_default().push(tx);
+        rx
+    }
+
+    /// Sends a frame to the streams of a thread.
+    pub fn publish(&self, thread_id: &str, frame: &Frame) {
+        let Ok(mut subs) = self.subscribers.lock() else { return };
+        if let Some(v) = subs.get_mut(thread_id) {
+            v.retain(|s| s.send(frame.clone()).is_ok());
+            if v.is_empty() {
+                subs.remove(thread_id);
+            }
+        }
+    }
+
+    /// Sends a thread-level event (a new id) to the streams of a thread.
+    pub fn publish_event(&self, thread_id: &str, event: &str, data: &Value) {
+        let frame = Frame { event: event.to_string(), data: data.to_string(), id: self.ids.next() };
+        self.publish(thread_id, &frame);
+    }
+}
+
 /// Live fan-out of one run's events.
 #[derive(Default)]
 pub struct RunChannel {
@@ -45,7 +110,9 @@ pub struct RunChannel {
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Frame>>>,
     history: Mutex<Vec<Frame>>,
     done: Mutex<Option<watch::Sender<Option<Outcome>>>>,
-    seq: std::sync::atomic::AtomicU64,
+    ids: EventIds,
+    /// The run's thread and its streams, once the run executes.
+    thread: Mutex<Option<(String, Arc<ThreadHub>)>>,
 }
 
 impl RunChannel {
@@ -94,22 +161,43 @@ impl RunChannel {
         }
     }
 
+    /// Every event from now on also goes to the streams of `thread_id`.
+    fn attach_thread(&self, thread_id: &str, hub: Arc<ThreadHub>) {
+        if let Ok(mut t) = self.thread.lock() {
+            *t = Some((thread_id.to_string(), hub));
+        }
+    }
+
+    fn to_thread(&self, frame: &Frame) {
+        if let Ok(t) = self.thread.lock()
+            && let Some((tid, hub)) = t.as_ref()
+        {
+            hub.publish(tid, frame);
+        }
+    }
+
     fn publish(&self, event: String, data: &Value) {
-        let ms = chrono::Utc::now().timestamp_millis();
-        let _ = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let frame = Frame { event, data: data.to_string(), id: format!("{ms}-0") };
+        let frame = Frame { event, data: data.to_string(), id: self.ids.next() };
         if let Ok(mut h) = self.history.lock() {
             h.push(frame.clone());
         }
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.retain(|s| s.send(frame.clone()).is_ok());
         }
+        self.to_thread(&frame);
     }
 
-    fn finish(&self, outcome: Outcome) {
+    fn finish(&self, run_id: &str, outcome: Outcome) {
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.clear(); // dropping the senders ends every subscriber's stream
         }
+        // Thread streams learn that the run is over.
+        let done = Frame {
+            event: "metadata".into(),
+            data: json!({"status": "run_done", "run_id": run_id}).to_string(),
+            id: self.ids.next(),
+        };
+        self.to_thread(&done);
         let _ = self.outcome();
         if let Ok(guard) = self.done.lock()
             && let Some(tx) = guard.as_ref()
@@ -125,6 +213,8 @@ pub struct Runs {
     registry: Arc<Registry>,
     wake: Notify,
     live: Mutex<HashMap<String, Arc<RunChannel>>>,
+    /// The thread streams.
+    pub threads: Arc<ThreadHub>,
     /// Runs a previous process left running (they resume from their last checkpoint).
     requeued: Mutex<std::collections::HashSet<String>>,
 }
@@ -153,6 +243,7 @@ impl Runs {
             registry,
             wake: Notify::new(),
             live: Mutex::new(HashMap::new()),
+            threads: Arc::new(ThreadHub::default()),
             requeued: Mutex::new(requeued.into_iter().collect()),
         })
     }
@@ -209,7 +300,7 @@ impl Runs {
         {
             self.settle_thread(&run.thread_id, None).await?;
             if let Some(ch) = self.existing_channel(&run.run_id) {
-                ch.finish(Outcome { status: RunStatus::Interrupted, body: json!({}) });
+                ch.finish(&run.run_id, Outcome { status: RunStatus::Interrupted, body: json!({}) });
             }
             self.delete_if_temporary(run).await;
             return Ok(());
@@ -262,6 +353,7 @@ impl Runs {
 
     async fn execute(&self, run: Run) {
         let ch = self.channel(&run.run_id);
+        ch.attach_thread(&run.thread_id, Arc::clone(&self.threads));
         ch.publish("metadata".into(), &json!({"run_id": run.run_id, "attempt": 1}));
         let driven = tokio::select! {
             o = self.drive(&run, &ch) => Some(o),
@@ -282,7 +374,7 @@ impl Runs {
                 Outcome { status: RunStatus::Error, body: json!({"__error__": err}) }
             }
         };
-        ch.finish(outcome);
+        ch.finish(&run.run_id, outcome);
         if let Ok(mut live) = self.live.lock() {
             live.remove(&run.run_id);
         }

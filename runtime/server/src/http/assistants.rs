@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use orrery_api::Assistant;
+use orrery_engine::CompiledGraph;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
@@ -25,6 +26,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/assistants/{assistant_id}/graph", get(get_assistant_graph))
         .route("/assistants/{assistant_id}/schemas", get(get_assistant_schemas))
         .route("/assistants/{assistant_id}/subgraphs", get(get_assistant_subgraphs))
+        .route("/assistants/{assistant_id}/subgraphs/{namespace}", get(get_assistant_subgraph))
         .route("/assistants/{assistant_id}/versions", post(get_assistant_versions))
         .route("/assistants/{assistant_id}/latest", post(set_latest_version))
 }
@@ -263,15 +265,56 @@ async fn get_assistant_schemas(
     .into_response())
 }
 
-async fn get_assistant_subgraphs(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    check_uuid(&id, "assistant")?;
-    let a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
-    let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
-    let mut out = Map::new();
+#[derive(serde::Deserialize, Default)]
+struct RecurseQuery {
+    recurse: Option<String>,
+}
+
+/// The subgraphs of `graph` by namespace (`parent|child`), as langgraph lists them: only the
+/// direct ones unless `recurse`; with `namespace`, only the one at exactly that namespace (a
+/// nested one needs `recurse`).
+fn subgraphs_of(
+    graph: &CompiledGraph,
+    namespace: Option<&str>,
+    recurse: bool,
+) -> Vec<(String, Arc<CompiledGraph>)> {
+    let mut out = Vec::new();
     for (name, sub) in graph.subgraphs() {
+        let rest = match namespace {
+            None => None,
+            Some(ns) if ns == name => {
+                out.push((name, sub));
+                return out;
+            }
+            Some(ns) => match ns.strip_prefix(&format!("{name}|")) {
+                Some(rest) => Some(rest),
+                None => continue,
+            },
+        };
+        if namespace.is_none() {
+            out.push((name.clone(), Arc::clone(&sub)));
+        }
+        if recurse {
+            for (n, s) in subgraphs_of(&sub, rest, true) {
+                out.push((format!("{name}|{n}"), s));
+            }
+        }
+    }
+    out
+}
+
+async fn subgraphs(
+    st: &AppState,
+    id: &str,
+    namespace: Option<&str>,
+    recurse: Option<&str>,
+) -> Result<Response, ApiError> {
+    check_uuid(id, "assistant")?;
+    let a = st.db.get_assistant(id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
+    let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
+    let recurse = matches!(recurse, Some("true" | "True"));
+    let mut out = Map::new();
+    for (name, sub) in subgraphs_of(graph, namespace, recurse) {
         out.insert(
             name,
             json!({"input_schema": sub.state_schema(), "output_schema": sub.state_schema(),
@@ -279,6 +322,22 @@ async fn get_assistant_subgraphs(
         );
     }
     Ok(axum::Json(Value::Object(out)).into_response())
+}
+
+async fn get_assistant_subgraphs(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<RecurseQuery>,
+) -> Result<Response, ApiError> {
+    subgraphs(&st, &id, None, q.recurse.as_deref()).await
+}
+
+async fn get_assistant_subgraph(
+    State(st): State<Arc<AppState>>,
+    Path((id, namespace)): Path<(String, String)>,
+    Query(q): Query<RecurseQuery>,
+) -> Result<Response, ApiError> {
+    subgraphs(&st, &id, Some(&namespace), q.recurse.as_deref()).await
 }
 
 async fn get_assistant_versions(
@@ -337,4 +396,53 @@ async fn set_latest_version(
     a.updated_at = orrery_engine::now_iso();
     st.db.point_assistant(&a).await?;
     Ok(axum::Json(a).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use orrery_engine::{CompileOptions, END, Reducer, START, StateGraph};
+    use serde_json::json;
+
+    use super::subgraphs_of;
+
+    fn leaf() -> orrery_engine::CompiledGraph {
+        StateGraph::new()
+            .channel("x", Reducer::LastValue)
+            .add_fn("a", |_, _| Ok(json!({"x": 1}).into()))
+            .add_edge(START, "a")
+            .add_edge("a", END)
+            .compile(CompileOptions::default())
+            .unwrap()
+    }
+
+    fn wrap(name: &str, inner: orrery_engine::CompiledGraph) -> orrery_engine::CompiledGraph {
+        StateGraph::new()
+            .channel("x", Reducer::LastValue)
+            .add_subgraph(name, inner)
+            .add_edge(START, name)
+            .add_edge(name, END)
+            .compile(CompileOptions::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn subgraphs_are_listed_by_namespace_as_langgraph_lists_them() {
+        let g = wrap("child", wrap("inner", leaf()));
+        let names = |ns: Option<&str>, recurse: bool| -> Vec<String> {
+            subgraphs_of(&g, ns, recurse).into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names(None, false), ["child"]);
+        assert_eq!(names(None, true), ["child", "child|inner"]);
+        assert_eq!(names(Some("child"), false), ["child"]);
+        assert_eq!(names(Some("child"), true), ["child"]);
+        // A nested namespace needs recurse.
+        assert!(names(Some("child|inner"), false).is_empty());
+        assert_eq!(names(Some("child|inner"), true), ["child|inner"]);
+        // The first segment is matched whole.
+        assert!(names(Some("chi"), true).is_empty());
+        assert!(names(Some("child|nope"), true).is_empty());
+        assert!(subgraphs_of(&leaf(), None, true).is_empty());
+    }
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::stream::{self, Stream, StreamExt};
-use orrery_api::{Run, STREAM_MODES};
+use orrery_api::{Run, RunStatus, STREAM_MODES};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -35,6 +35,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/runs/stream", post(stream_stateless_run))
         .route("/runs/wait", post(wait_stateless_run))
         .route("/runs/batch", post(batch_runs))
+        .route("/runs/cancel", post(cancel_runs))
 }
 
 /// A created run, subscribed before it can start so no event is missed.
@@ -275,15 +276,26 @@ impl ModeFilter {
     }
 }
 
-/// An SSE body: the frames as they come (those `filter` lets through), a heartbeat comment
-/// every 5 s, closed when the run ends.
+/// An SSE body of a run: the frames as they come (those `filter` lets through), a heartbeat
+/// comment every 5 s, closed when the run ends.
 fn sse_stream(
     replay: Vec<Frame>,
     events: mpsc::UnboundedReceiver<Frame>,
     with_ids: bool,
     filter: ModeFilter,
 ) -> impl Stream<Item = Result<String, std::convert::Infallible>> + Send {
-    let replay: Vec<Frame> = replay.into_iter().filter(|f| filter.matches(&f.event)).collect();
+    sse_frames(replay, events, with_ids, move |f: &Frame| filter.matches(&f.event))
+}
+
+/// An SSE body: the replayed frames, then the live ones, those `filter` lets through; a
+/// heartbeat comment every 5 s (on a fixed timer); ends when `events` closes.
+pub(crate) fn sse_frames(
+    replay: Vec<Frame>,
+    events: mpsc::UnboundedReceiver<Frame>,
+    with_ids: bool,
+    filter: impl Fn(&Frame) -> bool + Send + Sync + 'static,
+) -> impl Stream<Item = Result<String, std::convert::Infallible>> + Send {
+    let replay: Vec<Frame> = replay.into_iter().filter(|f| filter(f)).collect();
     let replayed = stream::iter(replay.into_iter().map(move |f| Ok(frame_bytes(&f, with_ids))));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -293,7 +305,7 @@ fn sse_stream(
             loop {
                 tokio::select! {
                     f = events.recv() => match f {
-                        Some(f) if filter.matches(&f.event) => {
+                        Some(f) if filter(&f) => {
                             return Some((Ok(frame_bytes(&f, with_ids)), (events, ticker, filter)));
                         }
                         Some(_) => {}
@@ -309,7 +321,7 @@ fn sse_stream(
     replayed.chain(live)
 }
 
-fn sse_response(
+pub(crate) fn sse_response(
     body: HttpBody,
     location: Option<String>,
     content_location: Option<String>,
@@ -643,4 +655,80 @@ async fn cancel_run(
         return Ok(axum::Json(json!({})).into_response());
     }
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ActionQuery {
+    action: Option<String>,
+}
+
+/// `POST /runs/cancel` (schema `RunsCancel`): the runs of a thread by id, or every run with a
+/// status (`pending`, `running`, `all`) across threads. 204 once the in-flight ones among them
+/// are cancelled; 404 when nothing matched.
+async fn cancel_runs(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<ActionQuery>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::unprocessable(format!("{body} is not of type \"object\"")));
+    }
+    let status = match body.get("status") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.to_lowercase()),
+        Some(other) => {
+            return Err(ApiError::unprocessable(format!("{other} is not of type \"string\"")));
+        }
+    };
+    let thread_id = body.get("thread_id").filter(|v| !v.is_null());
+    let run_ids = body.get("run_ids").filter(|v| !v.is_null());
+    let candidates: Vec<Run> = match status {
+        Some(status) => {
+            let statuses: &[RunStatus] = match status.as_str() {
+                "pending" => &[RunStatus::Pending],
+                "running" => &[RunStatus::Running],
+                "all" => &[RunStatus::Pending, RunStatus::Running],
+                _ => {
+                    return Err(ApiError::unprocessable(
+                        "Invalid status: must be 'pending', 'running', or 'all'",
+                    ));
+                }
+            };
+            if thread_id.is_some() || run_ids.is_some() {
+                return Err(ApiError::unprocessable(
+                    "When providing a 'status', 'thread_id' and 'run_ids' must be omitted. The 'status' parameter cancels all runs with the given status, regardless of thread or run ID.",
+                ));
+            }
+            st.db.runs_with_status(statuses).await?
+        }
+        None => {
+            let (Some(tid), Some(ids)) = (thread_id, run_ids) else {
+                return Err(ApiError::unprocessable(
+                    "Must provide either a status or both 'thread_id' and 'run_ids'",
+                ));
+            };
+            let tid = tid.as_str().unwrap_or_default();
+            check_uuid(tid, "thread")?;
+            let Some(ids) = ids.as_array() else {
+                return Err(ApiError::unprocessable(format!("{ids} is not of type \"array\"")));
+            };
+            let mut found = Vec::new();
+            for id in ids {
+                let rid = id.as_str().unwrap_or_default();
+                check_uuid(rid, "run")?;
+                if let Some(run) = st.db.get_run(tid, rid).await? {
+                    found.push(run);
+                }
+            }
+            found
+        }
+    };
+    if candidates.is_empty() {
+        return Err(ApiError::not_found("No runs found to cancel."));
+    }
+    let rollback = q.action.as_deref() == Some("rollback");
+    for run in candidates.iter().filter(|r| r.status.in_flight()) {
+        st.runs.cancel(run, rollback).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

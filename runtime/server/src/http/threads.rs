@@ -11,9 +11,10 @@ use orrery_api::{CheckpointConfig, Interrupt, ThreadState, ThreadTask};
 use orrery_engine::{CompiledGraph, RunConfig, StateSnapshot};
 use serde_json::{Map, Value, json};
 
+use super::runs::{sse_frames, sse_response};
 use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
 use crate::AppState;
-use crate::runs::new_thread;
+use crate::runs::{Frame, new_thread};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -26,6 +27,139 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/threads/{thread_id}/state/{checkpoint_id}", get(get_thread_state_at))
         .route("/threads/{thread_id}/history", get(get_history).post(post_history))
         .route("/threads/{thread_id}/copy", post(copy_thread))
+        .route("/threads/prune", post(prune_threads))
+        .route("/threads/{thread_id}/stream", get(join_thread_stream))
+}
+
+/// `POST /threads/prune` (schema `ThreadPruneRequest`): `delete` deletes the threads (with
+/// their runs, crons and checkpoints), `keep_latest` keeps each thread and its latest state
+/// but drops its older checkpoints. Unknown ids are skipped. `{"pruned_count": n}`.
+async fn prune_threads(
+    State(st): State<Arc<AppState>>,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let ids = match body.get("thread_ids") {
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(ApiError::unprocessable(format!("{other} is not of type \"array\"")));
+        }
+        None => return Err(ApiError::unprocessable("\"thread_ids\" is a required property")),
+    };
+    let mut thread_ids = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = id.as_str().unwrap_or_default();
+        check_uuid(id, "thread")?;
+        thread_ids.push(id);
+    }
+    let strategy = match body.get("strategy") {
+        None | Some(Value::Null) => "delete",
+        Some(Value::String(s)) if s == "delete" || s == "keep_latest" => s.as_str(),
+        Some(other) => {
+            let shown = other.as_str().map_or_else(|| other.to_string(), str::to_string);
+            return Err(ApiError::unprocessable(format!(
+                "Invalid strategy: {shown}. Expected 'delete' or 'keep_latest'."
+            )));
+        }
+    };
+    let mut pruned = 0;
+    for id in thread_ids {
+        let done = if strategy == "delete" {
+            st.db.delete_thread(id).await?
+        } else {
+            st.db.keep_latest_checkpoints(id).await?
+        };
+        pruned += usize::from(done);
+    }
+    Ok(axum::Json(json!({"pruned_count": pruned})).into_response())
+}
+
+/// The kinds of events a thread stream sends (`stream_modes`).
+#[derive(Debug, Clone, Copy, Default)]
+struct ThreadModes {
+    run_modes: bool,
+    lifecycle: bool,
+    state_update: bool,
+}
+
+impl ThreadModes {
+    /// `stream_modes`: one mode or a comma-separated list; `run_modes` without one.
+    fn parse(param: Option<&str>) -> Result<ThreadModes, ApiError> {
+        let Some(param) = param.filter(|p| !p.is_empty()) else {
+            return Ok(ThreadModes { run_modes: true, ..Default::default() });
+        };
+        let mut m = ThreadModes::default();
+        for mode in param.split(',').map(str::trim) {
+            match mode {
+                "run_modes" => m.run_modes = true,
+                "lifecycle" => m.lifecycle = true,
+                "state_update" => m.state_update = true,
+                other => {
+                    return Err(ApiError::unprocessable(format!("Invalid stream mode: {other}")));
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// Whether a frame goes out: `run_modes` is every run event, `lifecycle` a run's first
+    /// `metadata` event and its `run_done` marker, `state_update` the state updates.
+    fn matches(self, f: &Frame) -> bool {
+        if f.event == "state_update" {
+            return self.state_update;
+        }
+        if self.run_modes {
+            return true;
+        }
+        if self.lifecycle && f.event == "metadata" {
+            let data: Value = serde_json::from_str(&f.data).unwrap_or(Value::Null);
+            return data.get("status").and_then(Value::as_str) == Some("run_done")
+                || (data.get("attempt").is_some() && data.get("run_id").is_some());
+        }
+        false
+    }
+}
+
+/// Whether a `Last-Event-ID` is a stream id: `-`, `<ms>`, `<ms>-<seq>` or `<ms>-*`.
+pub(crate) fn valid_event_id(id: &str) -> bool {
+    if id == "-" {
+        return true;
+    }
+    let (ms, seq) = match id.split_once('-') {
+        Some((ms, seq)) => (ms, Some(seq)),
+        None => (id, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(ms) && seq.is_none_or(|s| s == "*" || digits(s))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ThreadStreamQuery {
+    stream_modes: Option<String>,
+}
+
+/// `GET /threads/{thread_id}/stream`: every event of every run of the thread from now on, a
+/// `run_done` marker when a run ends, and state updates; ids on every event; heartbeats every
+/// 5 s; never ends by itself. An unknown thread is not an error (its runs may come).
+async fn join_thread_stream(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<ThreadStreamQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_uuid(&id, "thread")?;
+    let last_id =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
+    if let Some(l) = last_id
+        && !valid_event_id(l)
+    {
+        return Err(ApiError::unprocessable(
+            "Invalid last-event-id: must be a valid Redis stream ID",
+        ));
+    }
+    let modes = ThreadModes::parse(q.stream_modes.as_deref())?;
+    let rx = st.runs.threads.subscribe(&id);
+    let body = sse_frames(Vec::new(), rx, true, move |f: &Frame| modes.matches(f));
+    Ok(sse_response(axum::body::Body::from_stream(body), None, None))
 }
 
 /// The fields `select` may name (`ThreadSearchRequest.select`).
@@ -356,6 +490,8 @@ async fn update_thread_state(
     thread.updated_at = now.clone();
     thread.state_updated_at = now;
     st.db.save_thread(&thread).await?;
+    let state = serde_json::to_value(thread_state(&snap)).unwrap_or(Value::Null);
+    st.runs.threads.publish_event(&id, "state_update", &json!({"state": state, "thread_id": id}));
     let checkpoint = checkpoint_config(&cp).map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
     Ok(axum::Json(json!({
         "checkpoint": checkpoint,

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use crate::{Backend, Server, both};
 
+/// The system assistant of `echo`: `uuid5(NAMESPACE_GRAPH, "echo")`.
+const ECHO: &str = "046b5dc7-2108-582c-9c6c-31d556d138f0";
+
 fn keys(v: &Value) -> Vec<&str> {
     v.as_object().unwrap().keys().map(String::as_str).collect()
 }
@@ -173,4 +176,265 @@ async fn a_join_sends_only_the_requested_stream_modes(backend: Backend) {
             .await;
     assert_eq!(st, 200);
     assert_eq!(names(&got), ["error"]);
+}
+
+/// Polls a run until `pred` holds for its status (or it is gone, `None`).
+async fn wait_status(s: &Server, tid: &str, rid: &str, pred: impl Fn(Option<&str>) -> bool) {
+    for _ in 0..200 {
+        let (st, run) = s.get(&format!("/threads/{tid}/runs/{rid}")).await;
+        let status = (st == 200).then(|| run["status"].as_str().unwrap().to_string());
+        if pred(status.as_deref()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("run {rid} never reached the expected status");
+}
+
+both!(subgraphs_by_namespace_answer_like_the_subgraphs_list);
+async fn subgraphs_by_namespace_answer_like_the_subgraphs_list(backend: Backend) {
+    let s = Server::start(backend).await;
+    let echo = ECHO;
+    // golden 12_*: a graph without subgraphs has none at any namespace.
+    assert_eq!(s.get(&format!("/assistants/{echo}/subgraphs/child")).await, (200, json!({})));
+    assert_eq!(
+        s.get(&format!("/assistants/{echo}/subgraphs/child%7Cinner?recurse=true")).await,
+        (200, json!({}))
+    );
+    assert_eq!(
+        s.get(&format!("/assistants/{echo}/subgraphs?recurse=true")).await,
+        (200, json!({}))
+    );
+    let missing = uuid::Uuid::new_v4();
+    assert_eq!(s.get(&format!("/assistants/{missing}/subgraphs/child")).await.0, 404);
+    assert_eq!(s.get("/assistants/echo/subgraphs/child").await.0, 422, "a UUID only");
+}
+
+both!(runs_cancel_cancels_by_ids_or_by_status);
+async fn runs_cancel_cancels_by_ids_or_by_status(backend: Backend) {
+    let s = Server::start(backend).await;
+    let tid = new_thread(&s).await;
+    let nothing = json!({"detail": "No runs found to cancel."});
+    // Nothing to cancel: 404.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        s.post("/runs/cancel", json!({"thread_id": tid, "run_ids": [unknown]})).await,
+        (404, nothing.clone())
+    );
+    assert_eq!(s.post("/runs/cancel", json!({"status": "all"})).await, (404, nothing.clone()));
+    // Bad bodies: 422.
+    for bad in [
+        json!({}),
+        json!({"status": "done"}),
+        json!({"status": "all", "thread_id": tid}),
+        json!({"thread_id": tid}),
+        json!({"thread_id": "nope", "run_ids": []}),
+        json!({"thread_id": tid, "run_ids": ["nope"]}),
+        json!({"thread_id": tid, "run_ids": "x"}),
+        json!([]),
+    ] {
+        assert_eq!(s.post("/runs/cancel", bad.clone()).await.0, 422, "{bad}");
+    }
+
+    // By ids: a running run is interrupted.
+    let running = slow_run(&s, &tid, 5_000, json!({})).await;
+    wait_status(&s, &tid, &running, |st| st == Some("running")).await;
+    let (st, body) =
+        s.post("/runs/cancel", json!({"thread_id": tid, "run_ids": [running.clone()]})).await;
+    assert_eq!(st, 204, "{body}");
+    wait_status(&s, &tid, &running, |st| st == Some("interrupted")).await;
+    // A run that is over is found (204) and left as it is.
+    assert_eq!(
+        s.post("/runs/cancel", json!({"thread_id": tid, "run_ids": [running.clone()]})).await.0,
+        204
+    );
+    let (_, run) = s.get(&format!("/threads/{tid}/runs/{running}")).await;
+    assert_eq!(run["status"], "interrupted");
+
+    // By status, across threads: `pending` leaves the running one alone.
+    let first = slow_run(&s, &tid, 5_000, json!({})).await;
+    wait_status(&s, &tid, &first, |st| st == Some("running")).await;
+    let queued = slow_run(&s, &tid, 10, json!({})).await;
+    assert_eq!(s.post("/runs/cancel", json!({"status": "PENDING"})).await.0, 204);
+    wait_status(&s, &tid, &queued, |st| st == Some("interrupted")).await;
+    let (_, run) = s.get(&format!("/threads/{tid}/runs/{first}")).await;
+    assert_eq!(run["status"], "running");
+    // `?action=rollback` deletes the run.
+    assert_eq!(s.post("/runs/cancel?action=rollback", json!({"status": "running"})).await.0, 204);
+    wait_status(&s, &tid, &first, |st| st.is_none()).await;
+    assert_eq!(s.post("/runs/cancel", json!({"status": "running"})).await, (404, nothing));
+}
+
+both!(threads_prune_deletes_or_keeps_the_latest_state);
+async fn threads_prune_deletes_or_keeps_the_latest_state(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (a, b) = (new_thread(&s).await, new_thread(&s).await);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        s.post("/threads/prune", json!({"thread_ids": [a, b, unknown]})).await,
+        (200, json!({"pruned_count": 2})),
+        "unknown ids are skipped"
+    );
+    assert_eq!(s.get(&format!("/threads/{a}")).await.0, 404);
+    assert_eq!(
+        s.post("/threads/prune", json!({"thread_ids": []})).await,
+        (200, json!({"pruned_count": 0}))
+    );
+    for bad in [
+        json!({}),
+        json!({"thread_ids": ["nope"]}),
+        json!({"thread_ids": "x"}),
+        json!({"thread_ids": [], "strategy": "all"}),
+    ] {
+        assert_eq!(s.post("/threads/prune", bad.clone()).await.0, 422, "{bad}");
+    }
+
+    // keep_latest: the thread and its latest state stay, the older checkpoints go.
+    let t = new_thread(&s).await;
+    for text in ["one", "two"] {
+        let input = json!({"assistant_id": "echo", "input": {"messages": [{"role": "user", "content": text}]}});
+        assert_eq!(s.post(&format!("/threads/{t}/runs/wait"), input).await.0, 200);
+    }
+    let (_, before) = s.get(&format!("/threads/{t}/state")).await;
+    let (_, history) = s.get(&format!("/threads/{t}/history?limit=100")).await;
+    assert!(history.as_array().unwrap().len() > 2, "{history}");
+    assert_eq!(
+        s.post("/threads/prune", json!({"thread_ids": [t], "strategy": "keep_latest"})).await,
+        (200, json!({"pruned_count": 1}))
+    );
+    let (_, history) = s.get(&format!("/threads/{t}/history?limit=100")).await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    let (_, after) = s.get(&format!("/threads/{t}/state")).await;
+    assert_eq!(after["values"], before["values"]);
+    assert_eq!(after["checkpoint"], before["checkpoint"]);
+    assert_eq!(after["parent_checkpoint"], Value::Null);
+    // The thread runs on from there.
+    let input = json!({"assistant_id": "echo", "input": {"messages": [{"role": "user", "content": "three"}]}});
+    let (st, out) = s.post(&format!("/threads/{t}/runs/wait"), input).await;
+    assert_eq!(st, 200);
+    assert_eq!(out["messages"].as_array().unwrap().len(), 6, "{out}");
+}
+
+/// An open SSE response read incrementally.
+struct OpenStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl OpenStream {
+    async fn open(
+        s: &Server,
+        path: &str,
+        last_event_id: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, OpenStream) {
+        let mut rb = s.http.get(format!("{}{path}", s.url));
+        if let Some(id) = last_event_id {
+            rb = rb.header("last-event-id", id);
+        }
+        let resp = rb.send().await.unwrap();
+        (resp.status().as_u16(), resp.headers().clone(), OpenStream { resp, buf: String::new() })
+    }
+
+    /// The next event (heartbeats skipped); panics after 15 s without one.
+    async fn next(&mut self) -> Sse {
+        loop {
+            if let Some(end) = self.buf.find("\r\n\r\n") {
+                let block: String = self.buf.drain(..end + 4).collect();
+                if let Some(e) = parse_sse_ids(&block).pop() {
+                    return e;
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(15), self.resp.chunk())
+                .await
+                .expect("an event within 15 s")
+                .unwrap()
+                .expect("the stream stays open");
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// Events up to and including the `run_done` marker.
+    async fn until_run_done(&mut self) -> Vec<Sse> {
+        let mut out = Vec::new();
+        loop {
+            let e = self.next().await;
+            let done = e.event == "metadata" && e.data["status"] == "run_done";
+            out.push(e);
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+both!(the_thread_stream_sends_every_run_and_state_update_of_the_thread);
+async fn the_thread_stream_sends_every_run_and_state_update_of_the_thread(backend: Backend) {
+    let s = Server::start(backend).await;
+    let tid = new_thread(&s).await;
+    let path = format!("/threads/{tid}/stream");
+    let (st, headers, mut all) = OpenStream::open(&s, &path, None).await;
+    assert_eq!(st, 200);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(headers.get("location").is_none(), "no location on thread streams (golden 62)");
+    let (_, _, mut life) =
+        OpenStream::open(&s, &format!("{path}?stream_modes=lifecycle"), None).await;
+    let (_, _, mut updates) =
+        OpenStream::open(&s, &format!("{path}?stream_modes=state_update"), None).await;
+    let (_, _, mut both_) =
+        OpenStream::open(&s, &format!("{path}?stream_modes=run_modes,state_update"), None).await;
+
+    let body = json!({"assistant_id": "echo", "input": {"messages": [{"role": "user", "content": "live"}]}, "stream_mode": ["values", "updates"]});
+    let (st, run) = s.post(&format!("/threads/{tid}/runs"), body).await;
+    assert_eq!(st, 200);
+    let rid = run["run_id"].as_str().unwrap();
+    // run_modes: the run's events, then the run_done marker; every event has an id.
+    let got = all.until_run_done().await;
+    assert_eq!(names(&got), ["metadata", "values", "updates", "values", "metadata"]);
+    assert_eq!(got[0].data, json!({"run_id": rid, "attempt": 1}));
+    assert_eq!(got[4].data, json!({"status": "run_done", "run_id": rid}));
+    assert!(got.iter().all(|e| e.id.is_some()), "thread streams always carry ids");
+    let ids: Vec<&str> = got.iter().map(|e| e.id.as_deref().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    // lifecycle: the first metadata event and the marker only.
+    let got = life.until_run_done().await;
+    assert_eq!(names(&got), ["metadata", "metadata"]);
+    assert_eq!(got[0].data["run_id"], rid);
+    assert_eq!(both_.until_run_done().await.len(), 5);
+
+    // A state update goes to state_update streams.
+    let (st, _) = s
+        .post(
+            &format!("/threads/{tid}/state"),
+            json!({"values": {"messages": [{"role": "user", "content": "edited"}]}}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let e = updates.next().await;
+    assert_eq!(e.event, "state_update");
+    assert_eq!(e.data["thread_id"], json!(tid));
+    let (_, state) = s.get(&format!("/threads/{tid}/state")).await;
+    assert_eq!(e.data["state"], state);
+    assert!(e.id.is_some());
+    let e = both_.next().await;
+    assert_eq!(e.event, "state_update");
+
+    // Errors before the stream starts: a bad mode, a bad id, a bad Last-Event-ID.
+    assert_eq!(
+        s.get(&format!("{path}?stream_modes=bogus")).await,
+        (422, json!({"detail": "Invalid stream mode: bogus"}))
+    );
+    assert_eq!(s.get("/threads/nope/stream").await.0, 422);
+    for bad in ["x", "12-", "-1", "1-2-3", "12-a"] {
+        let (st, _, _) = OpenStream::open(&s, &path, Some(bad)).await;
+        assert_eq!(st, 422, "Last-Event-ID {bad}");
+    }
+    for good in ["-", "1795599530012", "1795599530012-0", "1795599530012-*"] {
+        let (st, _, _) = OpenStream::open(&s, &path, Some(good)).await;
+        assert_eq!(st, 200, "Last-Event-ID {good}");
+    }
+    // An unknown thread is not an error: its runs may come.
+    let (st, _, _) =
+        OpenStream::open(&s, &format!("/threads/{}/stream", uuid::Uuid::new_v4()), None).await;
+    assert_eq!(st, 200);
 }
