@@ -175,6 +175,9 @@ async fn join_with_last_event_id(b: Arc<Backend>) {
         .await
         .unwrap();
     assert_eq!(s.run_id(), Some(run.run_id.as_str()));
+    // A join says where to rejoin (Location) as the stream it answers from.
+    let rejoin = format!("/threads/{tid}/runs/{}/stream", run.run_id);
+    assert_eq!(s.location(), Some(rejoin.as_str()), "Location of a join stream");
     let head = take(&mut s, 2).await;
     drop(s);
     assert_eq!(events(&head), ["metadata", "values"]);
@@ -201,6 +204,7 @@ async fn join_with_last_event_id(b: Arc<Backend>) {
     // Joining a finished, resumable run with `-` replays it whole (langgraph dev); a plain
     // join of a finished run is empty.
     let after = runs.join_stream(&tid, &run.run_id, &JoinStream::default()).await.unwrap();
+    assert_eq!(after.location(), Some(rejoin.as_str()), "Location of a finished run's join");
     assert!(after.collect_parts().await.unwrap().is_empty());
     let replay = runs
         .join_stream(&tid, &run.run_id, &JoinStream::default().last_event_id("-"))

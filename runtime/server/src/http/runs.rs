@@ -15,7 +15,7 @@ use orrery_api::{Run, RunStatus, STREAM_MODES};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::{ApiError, Body, check_uuid, obj_field};
+use super::{ApiError, Body, check_uuid, json_with, obj_field};
 use crate::AppState;
 use crate::runs::{Frame, RunChannel, new_run, new_thread};
 
@@ -550,14 +550,11 @@ async fn join_run(
 ) -> Result<Response, ApiError> {
     check_uuid(&tid, "thread")?;
     check_uuid(&rid, "run")?;
-    let json_resp = |v: Value| {
-        let mut r = axum::Json(v).into_response();
-        *r.status_mut() = StatusCode::OK;
-        r
-    };
+    let headers = join_locations(&tid, &rid);
     let Some(run) = st.db.get_run(&tid, &rid).await? else {
-        return Ok(json_resp(
+        return Ok(json_with(
             json!({"__error__": {"error": "HTTPException", "message": "404: Run not found"}}),
+            &headers,
         ));
     };
     let thread = st.thread(&tid).await?;
@@ -566,9 +563,19 @@ async fn join_run(
         let mut resp = Response::new(wait_body(channel, Some(stored_outcome(&thread))));
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        run_headers(&mut resp, &headers);
         return Ok(resp);
     }
-    Ok(json_resp(stored_outcome(&thread)))
+    Ok(json_with(stored_outcome(&thread), &headers))
+}
+
+/// `Location` (the join, to reconnect to) and `Content-Location` (the run) of a join's or a
+/// waiting cancel's answer, as the real server sends them.
+fn join_locations(tid: &str, rid: &str) -> [(&'static str, String); 2] {
+    [
+        ("location", format!("/threads/{tid}/runs/{rid}/join")),
+        ("content-location", format!("/threads/{tid}/runs/{rid}")),
+    ]
 }
 
 async fn join_run_stream(
@@ -578,6 +585,9 @@ async fn join_run_stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let filter = ModeFilter::from_query(&query);
+    // The stream's own URL (to reconnect to) and the run's, even for an unknown run.
+    let location = Some(format!("/threads/{tid}/runs/{rid}/stream"));
+    let content_location = Some(format!("/threads/{tid}/runs/{rid}"));
     check_uuid(&tid, "thread")?;
     check_uuid(&rid, "run")?;
     let run = st.db.get_run(&tid, &rid).await?;
@@ -592,8 +602,8 @@ async fn join_run_stream(
         return Ok(sse_response(
             // The filter does not apply to this error (the real server sends it regardless).
             HttpBody::from_stream(sse_stream(vec![err], rx, false, ModeFilter::default())),
-            None,
-            None,
+            location,
+            content_location,
         ));
     };
     let resumable = run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
@@ -610,15 +620,15 @@ async fn join_run_stream(
                 _ => Vec::new(),
             };
             let body = sse_stream(replay, rx, resumable, filter);
-            Ok(sse_response(HttpBody::from_stream(body), None, None))
+            Ok(sse_response(HttpBody::from_stream(body), location, content_location))
         }
         None => {
             let (tx, rx) = mpsc::unbounded_channel();
             drop(tx);
             Ok(sse_response(
                 HttpBody::from_stream(sse_stream(Vec::new(), rx, resumable, filter)),
-                None,
-                None,
+                location,
+                content_location,
             ))
         }
     }
@@ -652,7 +662,7 @@ async fn cancel_run(
             let _ =
                 tokio::time::timeout(Duration::from_secs(30), rx.wait_for(Option::is_some)).await;
         }
-        return Ok(axum::Json(json!({})).into_response());
+        return Ok(json_with(json!({}), &join_locations(&tid, &rid)));
     }
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -438,3 +438,58 @@ async fn the_thread_stream_sends_every_run_and_state_update_of_the_thread(backen
         OpenStream::open(&s, &format!("/threads/{}/stream", uuid::Uuid::new_v4()), None).await;
     assert_eq!(st, 200);
 }
+
+fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.to_str().unwrap())
+}
+
+both!(joins_say_where_to_reconnect);
+async fn joins_say_where_to_reconnect(backend: Backend) {
+    let s = Server::start(backend).await;
+    let tid = new_thread(&s).await;
+    let get = |path: String| {
+        let req = s.http.get(format!("{}{path}", s.url));
+        async move {
+            let r = req.send().await.unwrap();
+            let h = r.headers().clone();
+            let _ = r.text().await.unwrap();
+            h
+        }
+    };
+    let check = |h: &reqwest::header::HeaderMap, rid: &str, what: &str| {
+        assert_eq!(
+            header(h, "location"),
+            Some(format!("/threads/{tid}/runs/{rid}/{what}").as_str()),
+            "{what}"
+        );
+        assert_eq!(
+            header(h, "content-location"),
+            Some(format!("/threads/{tid}/runs/{rid}").as_str()),
+            "{what}"
+        );
+    };
+    // While the run goes on, after it ended, and for a run that does not exist.
+    let rid = slow_run(&s, &tid, 300, json!({})).await;
+    check(&get(format!("/threads/{tid}/runs/{rid}/stream")).await, &rid, "stream");
+    let rid = slow_run(&s, &tid, 300, json!({})).await;
+    check(&get(format!("/threads/{tid}/runs/{rid}/join")).await, &rid, "join");
+    check(&get(format!("/threads/{tid}/runs/{rid}/stream")).await, &rid, "stream");
+    check(&get(format!("/threads/{tid}/runs/{rid}/join")).await, &rid, "join");
+    let missing = uuid::Uuid::new_v4().to_string();
+    check(&get(format!("/threads/{tid}/runs/{missing}/stream")).await, &missing, "stream");
+    check(&get(format!("/threads/{tid}/runs/{missing}/join")).await, &missing, "join");
+    // A cancel that waits answers like a join.
+    let rid = slow_run(&s, &tid, 5_000, json!({})).await;
+    wait_status(&s, &tid, &rid, |st| st == Some("running")).await;
+    let r = s
+        .http
+        .post(format!("{}/threads/{tid}/runs/{rid}/cancel?wait=1", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    check(r.headers(), &rid, "join");
+    // The thread stream has neither (golden 62).
+    let (_, h, _) = OpenStream::open(&s, &format!("/threads/{tid}/stream"), None).await;
+    assert!(h.get("location").is_none() && h.get("content-location").is_none());
+}
