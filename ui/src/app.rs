@@ -197,6 +197,8 @@ fn keyboard(state: AppState) {
                     state.chrome.form.set(None);
                 } else if state.chrome.confirm_remove.get_untracked().is_some() {
                     state.chrome.confirm_remove.set(None);
+                } else if state.graph.node.get_untracked().is_some() {
+                    state.graph.node.set(None);
                 }
             }
             "ArrowUp" | "ArrowDown" => {

@@ -4,6 +4,8 @@
 pub mod banner;
 // Assistants and threads of the selected connection.
 pub mod browser;
+// The selected assistant's graph: drawing, zoom and pan, export, node panel.
+pub mod graph;
 // Health, version and capabilities of the selected connection.
 pub mod connection_detail;
 // The add / edit connection form.

@@ -4,11 +4,14 @@
 //! with [`use_app`]. Every answer that arrives after the user moved on (another connection or
 //! assistant selected meanwhile) is dropped, so a slow server never overwrites a newer view.
 
+use std::collections::BTreeSet;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use orrery_api::desktop::{
     ConnectionInput, ConnectionView, HealthState, LOCAL_CONNECTION, LocalRuntimeView, SidecarState,
 };
+use orrery_api::graph_layout::Graph;
 use orrery_api::{Assistant, Thread};
 
 use crate::transport::{self, THREAD_PAGE};
@@ -70,6 +73,32 @@ pub struct Browse {
     threads_epoch: StoredValue<u64>,
 }
 
+/// What the right of the browser shows for the selected assistant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Its graph.
+    Graph,
+    /// Its threads.
+    Threads,
+}
+
+/// The selected assistant's graph (the Studio's Graph screen).
+#[derive(Clone, Copy)]
+pub struct GraphView {
+    /// Graph or threads.
+    pub tab: RwSignal<Tab>,
+    /// The graph, as the server drew it.
+    pub data: RwSignal<Load<Graph>>,
+    /// Subgraphs expanded (`xray=true`).
+    pub xray: RwSignal<bool>,
+    /// Subgraph prefixes drawn as one node.
+    pub collapsed: RwSignal<BTreeSet<String>>,
+    /// The selected node's id (or a collapsed subgraph's prefix).
+    pub node: RwSignal<Option<String>>,
+    /// Bumped whenever the graph is asked for again, to drop late answers.
+    epoch: StoredValue<u64>,
+}
+
 /// Which form is open.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormMode {
@@ -107,6 +136,8 @@ pub struct AppState {
     pub conns: Connections,
     /// Assistants and threads.
     pub browse: Browse,
+    /// The selected assistant's graph.
+    pub graph: GraphView,
     /// Banner, forms, theme, clock.
     pub chrome: Chrome,
 }
@@ -137,6 +168,14 @@ impl AppState {
                 threads: RwSignal::new(ThreadList::default()),
                 thread: RwSignal::new(None),
                 threads_epoch: StoredValue::new(0),
+            },
+            graph: GraphView {
+                tab: RwSignal::new(Tab::Graph),
+                data: RwSignal::new(Load::Idle),
+                xray: RwSignal::new(false),
+                collapsed: RwSignal::new(BTreeSet::new()),
+                node: RwSignal::new(None),
+                epoch: StoredValue::new(0),
             },
             chrome: Chrome {
                 error: RwSignal::new(None),
@@ -216,6 +255,7 @@ impl AppState {
         self.conns.selected.set(Some(id));
         self.browse.assistant.set(None);
         self.reset_threads();
+        self.reset_graph();
         self.load_assistants();
     }
 
@@ -269,6 +309,7 @@ impl AppState {
                     if !keep {
                         self.browse.assistant.set(None);
                         self.reset_threads();
+                        self.reset_graph();
                     }
                     self.browse.assistants.set(Load::Ready(list));
                 }
@@ -288,6 +329,56 @@ impl AppState {
         self.browse.assistant.set(Some(id));
         self.reset_threads();
         self.load_threads(false);
+        self.graph.collapsed.set(BTreeSet::new());
+        self.load_graph();
+    }
+
+    /// Forgets the graph (no assistant selected any more).
+    fn reset_graph(self) {
+        self.graph.epoch.update_value(|e| *e += 1);
+        self.graph.node.set(None);
+        self.graph.collapsed.set(BTreeSet::new());
+        self.graph.data.set(Load::Idle);
+    }
+
+    /// Asks for the selected assistant's graph (again), with the current xray choice.
+    pub fn load_graph(self) {
+        let (Some(conn), Some(assistant)) =
+            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
+        else {
+            self.reset_graph();
+            return;
+        };
+        self.graph.epoch.update_value(|e| *e += 1);
+        let epoch = self.graph.epoch.get_value();
+        let xray = self.graph.xray.get_untracked();
+        self.graph.data.set(Load::Loading);
+        spawn_local(async move {
+            let answer = transport::assistant_graph(&conn, &assistant, xray).await;
+            if self.graph.epoch.get_value() != epoch {
+                return;
+            }
+            let parsed = answer.and_then(|v| {
+                Graph::from_json(&v).map_err(|e| format!("The server's graph is unreadable: {e}"))
+            });
+            match parsed {
+                Ok(graph) => {
+                    let keep = self.graph.node.with_untracked(|n| {
+                        n.as_ref().is_some_and(|id| {
+                            graph.node(id).is_some() || graph.clusters().contains(id)
+                        })
+                    });
+                    if !keep {
+                        self.graph.node.set(None);
+                    }
+                    self.graph.data.set(Load::Ready(graph));
+                }
+                Err(e) => {
+                    self.graph.data.set(Load::Failed(e.clone()));
+                    self.report(e);
+                }
+            }
+        });
     }
 
     fn reset_threads(self) {
@@ -370,6 +461,7 @@ impl AppState {
         if self.conns.selected.get_untracked().as_deref() == Some(id.as_str()) {
             self.browse.assistant.set(None);
             self.reset_threads();
+            self.reset_graph();
             self.load_assistants();
         } else {
             self.select_connection(id);
@@ -393,6 +485,7 @@ impl AppState {
                         } else {
                             self.browse.assistants.set(Load::Idle);
                             self.reset_threads();
+                            self.reset_graph();
                         }
                     }
                 }
@@ -430,6 +523,7 @@ impl AppState {
         if self.conns.selected.get_untracked().as_deref() == Some(LOCAL_CONNECTION) {
             self.browse.assistant.set(None);
             self.reset_threads();
+            self.reset_graph();
             self.load_assistants();
         }
         Ok(())

@@ -85,6 +85,14 @@ struct ThreadsPage<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphOf<'a> {
+    conn: &'a str,
+    assistant_id: &'a str,
+    xray: bool,
+}
+
+#[derive(Serialize)]
 struct Project<'a> {
     path: Option<&'a str>,
 }
@@ -117,6 +125,16 @@ pub async fn connection_check(id: &str) -> Result<ConnectionView, String> {
 /// The assistants of a connection.
 pub async fn assistants_list(conn: &str) -> Result<Vec<Assistant>, String> {
     call("assistants_list", &Conn { conn }).await
+}
+
+/// An assistant's graph as the server draws it (`{nodes, edges}`), subgraphs expanded when
+/// `xray`.
+pub async fn assistant_graph(
+    conn: &str,
+    assistant_id: &str,
+    xray: bool,
+) -> Result<serde_json::Value, String> {
+    call("assistant_graph", &GraphOf { conn, assistant_id, xray }).await
 }
 
 /// One page of threads of a connection, of one assistant when given.

@@ -431,6 +431,8 @@ enum Route {
         lane: f64,
         right: bool,
     },
+    /// A back edge going up between the boxes, through these dummies (top one first).
+    Up(Vec<usize>),
     SelfLoop,
 }
 
@@ -657,71 +659,93 @@ impl Ctx<'_> {
         }
         let depth = layer.iter().copied().max().map_or(0, |m| m + 1);
 
-        // Dummies for long forward edges; segments between adjacent layers.
-        let mut rank: Vec<f64> = vec![0.0; real];
+        // Dummies for long edges; segments between adjacent layers. A back edge goes up a side
+        // lane when its ends are the outermost boxes of their layers on that side; otherwise it
+        // goes up between the boxes, through dummies like a long forward edge. Which ones can
+        // take a lane is known only once placed: those that cannot are moved and the layers
+        // placed again (rarely more than once).
+        let mut first_rank: Vec<f64> = vec![0.0; real];
         for (k, &v) in discovered.iter().enumerate() {
-            rank[v] = k as f64;
+            first_rank[v] = k as f64;
         }
-        let mut segs: Vec<Vec<Seg>> = vec![Vec::new(); depth.saturating_sub(1)];
-        for i in 0..edges.len() {
-            let (su, tv) = (edges[i].su, edges[i].tv);
-            if su == tv {
-                continue;
-            }
-            if back[i] {
-                edges[i].route = Route::Back { lane: 0.0, right: true };
-                continue;
-            }
-            let mut via = Vec::new();
-            let mut prev = (su, edges[i].su_port);
-            for l in layer[su] + 1..layer[tv] {
-                let d = items.len();
-                let mut dummy = Item::new(Kind::Dummy, 0.0, 0.0);
-                dummy.layer = l;
-                items.push(dummy);
-                rank.push(rank[su] + 0.5 + i as f64 * 1e-6);
-                segs[l - 1].push(Seg { u: prev.0, v: d, pu: prev.1, pv: 0.0 });
-                prev = (d, 0.0);
-                via.push(d);
-            }
-            segs[layer[tv] - 1].push(Seg { u: prev.0, v: tv, pu: prev.1, pv: edges[i].tv_port });
-            edges[i].route = Route::Forward(via);
-        }
-
-        // 3. Order.
-        let mut layers: Vec<Vec<usize>> = vec![Vec::new(); depth];
-        for (i, item) in items.iter().enumerate() {
-            layers[item.layer].push(i);
-        }
-        for list in &mut layers {
-            list.sort_by(|a, b| rank[*a].total_cmp(&rank[*b]));
-        }
-        let crossings = order(&mut layers, &segs, items.len(), self.options.sweeps);
-
-        // 4. Coordinates.
-        place_x(&mut items, &layers, &segs);
-        let mut top = 0.0;
-        for list in &layers {
-            let h = list
-                .iter()
-                .filter(|&&v| !items[v].is_dummy())
-                .map(|&v| items[v].h)
-                .fold(PILL_H, f64::max);
-            for &v in list {
-                let item = &mut items[v];
-                if item.is_dummy() {
-                    item.y = top;
-                    item.h = h;
-                } else {
-                    item.y = top + (h - item.h) / 2.0;
+        let mut through: BTreeSet<usize> = BTreeSet::new();
+        let mut attempt = 0;
+        let (crossings, height) = loop {
+            attempt += 1;
+            items.truncate(real);
+            let mut rank = first_rank.clone();
+            let mut segs: Vec<Vec<Seg>> = vec![Vec::new(); depth.saturating_sub(1)];
+            for i in 0..edges.len() {
+                let e = &edges[i];
+                if e.su == e.tv {
+                    continue;
                 }
+                if back[i] && !through.contains(&i) {
+                    edges[i].route = Route::Back { lane: 0.0, right: true };
+                    continue;
+                }
+                // From the upper end down to the lower one.
+                let (upper, lower) = if back[i] {
+                    ((e.tv, e.tv_port), (e.su, e.su_port))
+                } else {
+                    ((e.su, e.su_port), (e.tv, e.tv_port))
+                };
+                let mut via = Vec::new();
+                let mut prev = upper;
+                for l in layer[upper.0] + 1..layer[lower.0] {
+                    let d = items.len();
+                    let mut dummy = Item::new(Kind::Dummy, 0.0, 0.0);
+                    dummy.layer = l;
+                    items.push(dummy);
+                    rank.push(rank[upper.0] + 0.5 + i as f64 * 1e-6);
+                    segs[l - 1].push(Seg { u: prev.0, v: d, pu: prev.1, pv: 0.0 });
+                    prev = (d, 0.0);
+                    via.push(d);
+                }
+                let last = Seg { u: prev.0, v: lower.0, pu: prev.1, pv: lower.1 };
+                segs[layer[lower.0] - 1].push(last);
+                edges[i].route = if back[i] { Route::Up(via) } else { Route::Forward(via) };
             }
-            top += h + LAYER_GAP;
-        }
-        let height = if depth == 0 { 0.0 } else { top - LAYER_GAP };
 
-        // 5. Back-edge lanes.
-        lanes(&items, &layers, &mut edges);
+            // 3. Order.
+            let mut layers: Vec<Vec<usize>> = vec![Vec::new(); depth];
+            for (i, item) in items.iter().enumerate() {
+                layers[item.layer].push(i);
+            }
+            for list in &mut layers {
+                list.sort_by(|a, b| rank[*a].total_cmp(&rank[*b]));
+            }
+            let crossings = order(&mut layers, &segs, items.len(), self.options.sweeps);
+
+            // 4. Coordinates.
+            place_x(&mut items, &layers, &segs);
+            let mut top = 0.0;
+            for list in &layers {
+                let h = list
+                    .iter()
+                    .filter(|&&v| !items[v].is_dummy())
+                    .map(|&v| items[v].h)
+                    .fold(PILL_H, f64::max);
+                for &v in list {
+                    let item = &mut items[v];
+                    if item.is_dummy() {
+                        item.y = top;
+                        item.h = h;
+                    } else {
+                        item.y = top + (h - item.h) / 2.0;
+                    }
+                }
+                top += h + LAYER_GAP;
+            }
+            let height = if depth == 0 { 0.0 } else { top - LAYER_GAP };
+
+            // 5. Back-edge lanes.
+            let blocked = lanes(&items, &layers, &mut edges);
+            if blocked.is_empty() || attempt >= 4 {
+                break (crossings, height);
+            }
+            through.extend(blocked);
+        };
 
         // Normalise to start at 0.
         let mut lo = f64::INFINITY;
@@ -833,6 +857,15 @@ impl Ctx<'_> {
                 Route::Back { lane, right } => {
                     PendingRoute::Back { lane: ox + lane, right: *right }
                 }
+                Route::Up(via) => PendingRoute::Up(
+                    via.iter()
+                        .rev()
+                        .map(|&d| {
+                            let item = &block.items[d];
+                            (ox + item.x, oy + item.y + item.h, oy + item.y)
+                        })
+                        .collect(),
+                ),
                 Route::SelfLoop => PendingRoute::SelfLoop,
             };
             out.pending.push(Pending {
@@ -894,6 +927,28 @@ fn center_x(block: &Block, end: &EndRef) -> Option<f64> {
         }
         _ => None,
     })
+}
+
+/// Whether a drawn endpoint inside a block can leave it sideways (`right` or left) without
+/// crossing a box: nothing stands beside it in its layer, at any depth.
+fn side_clear(block: &Block, end: &EndRef, right: bool) -> bool {
+    let holds = |item: &Item| match (&item.kind, end) {
+        (Kind::Node(n), EndRef::Node(m)) => n == m,
+        (Kind::Collapsed { prefix, .. }, EndRef::Collapsed(p)) => prefix == p,
+        (Kind::Cluster { block, .. }, _) => center_x(block, end).is_some(),
+        _ => false,
+    };
+    let Some(at) = block.items.iter().find(|i| holds(i)) else { return true };
+    let beside = block.items.iter().any(|i| {
+        !i.is_dummy() && i.layer == at.layer && if right { i.x > at.x } else { i.x < at.x }
+    });
+    if beside {
+        return false;
+    }
+    match &at.kind {
+        Kind::Cluster { block, .. } => side_clear(block, end, right),
+        _ => true,
+    }
 }
 
 /// Iterative DFS; returns which edges close a cycle and the discovery order.
@@ -1155,7 +1210,9 @@ fn place_x(items: &mut [Item], layers: &[Vec<usize>], segs: &[Vec<Seg>]) {
 }
 
 /// Picks a side and a lane for every back edge.
-fn lanes(items: &[Item], layers: &[Vec<usize>], edges: &mut [LevelEdge]) {
+/// Returns the back edges that have no clear side: some box stands between an end and the lane.
+fn lanes(items: &[Item], layers: &[Vec<usize>], edges: &mut [LevelEdge]) -> Vec<usize> {
+    let mut blocked = Vec::new();
     let right_ext: Vec<f64> = layers
         .iter()
         .map(|l| l.iter().map(|&v| items[v].right()).fold(f64::NEG_INFINITY, f64::max))
@@ -1185,14 +1242,24 @@ fn lanes(items: &[Item], layers: &[Vec<usize>], edges: &mut [LevelEdge]) {
         };
         let hi_ext = (lo..=hi).map(|l| right_ext[l]).fold(f64::NEG_INFINITY, f64::max);
         let lo_ext = (lo..=hi).map(|l| left_ext[l]).fold(f64::INFINITY, f64::min);
-        let cost_r = between(su, true) + between(tv, true);
-        let cost_l = between(su, false) + between(tv, false);
+        let inner = |v: usize, end: &EndRef, right: bool| match &items[v].kind {
+            Kind::Cluster { block, .. } => usize::from(!side_clear(block, end, right)),
+            _ => 0,
+        };
+        let (src, tgt) = (&edges[i].src, &edges[i].tgt);
+        let cost_r =
+            between(su, true) + between(tv, true) + inner(su, src, true) + inner(tv, tgt, true);
+        let cost_l =
+            between(su, false) + between(tv, false) + inner(su, src, false) + inner(tv, tgt, false);
         let mid = (items[su].x + edges[i].su_port + items[tv].x + edges[i].tv_port) / 2.0;
         let right = match cost_r.cmp(&cost_l) {
             std::cmp::Ordering::Less => true,
             std::cmp::Ordering::Greater => false,
             std::cmp::Ordering::Equal => hi_ext - mid <= mid - lo_ext,
         };
+        if cost_r.min(cost_l) > 0 {
+            blocked.push(i);
+        }
         let side = usize::from(!right);
         let overlapping = taken[side].iter().filter(|(a, b, _)| *a <= hi && lo <= *b);
         let lane = if right {
@@ -1203,6 +1270,7 @@ fn lanes(items: &[Item], layers: &[Vec<usize>], edges: &mut [LevelEdge]) {
         taken[side].push((lo, hi, lane));
         edges[i].route = Route::Back { lane, right };
     }
+    blocked
 }
 
 // -------------------------------------------------------------------------------- routing
@@ -1217,8 +1285,10 @@ struct Emit {
 }
 
 enum PendingRoute {
-    /// Through dummies: (x, top, bottom) of each, absolute.
+    /// Down through dummies: (x, top, bottom) of each, absolute.
     Forward(Vec<(f64, f64, f64)>),
+    /// Up through dummies: (x, bottom, top) of each, absolute, lowest first.
+    Up(Vec<(f64, f64, f64)>),
     Back {
         lane: f64,
         right: bool,
@@ -1248,6 +1318,10 @@ fn spread(i: usize, k: usize, step: f64, room: f64) -> f64 {
     (i as f64 - (k - 1) as f64 / 2.0) * step
 }
 
+/// An edge's end on a node's top or bottom: (x of the edge's next point, the edge, whether it
+/// is the edge's first point).
+type Port = (f64, usize, bool);
+
 fn route(
     nodes: &[PlacedNode],
     index: &BTreeMap<EndRef, usize>,
@@ -1268,6 +1342,15 @@ fn route(
                 pts.push(pt(t.cx(), t.y));
                 pts
             }
+            PendingRoute::Up(via) => {
+                let mut pts = vec![pt(s.cx(), s.y)];
+                for &(x, bottom, top) in via {
+                    pts.push(pt(x, bottom));
+                    pts.push(pt(x, top));
+                }
+                pts.push(pt(t.cx(), t.bottom()));
+                pts
+            }
             PendingRoute::Back { lane, right } => {
                 let (sx, tx) = if *right { (s.right(), t.right()) } else { (s.x, t.x) };
                 vec![pt(sx, s.cy()), pt(*lane, s.cy()), pt(*lane, t.cy()), pt(tx, t.cy())]
@@ -1279,16 +1362,16 @@ fn route(
         };
         raw.push((p, si, ti, points));
     }
-    // Bottom ports (forward sources) and top ports (forward targets), ordered by direction.
-    let mut bottoms: BTreeMap<usize, Vec<(f64, usize)>> = BTreeMap::new();
-    let mut tops: BTreeMap<usize, Vec<(f64, usize)>> = BTreeMap::new();
+    // Ports on the bottom and top of shared nodes, ordered by where their edges go.
+    let mut ports: BTreeMap<(usize, bool), Vec<Port>> = BTreeMap::new();
     let mut sides: BTreeMap<(usize, bool), Vec<(usize, bool)>> = BTreeMap::new();
     for (k, (p, si, ti, pts)) in raw.iter().enumerate() {
+        let n = pts.len();
         match p.route {
-            PendingRoute::Forward(_) => {
-                let n = pts.len();
-                bottoms.entry(*si).or_default().push((pts[1].x, k));
-                tops.entry(*ti).or_default().push((pts[n - 2].x, k));
+            PendingRoute::Forward(_) | PendingRoute::Up(_) => {
+                let down = matches!(p.route, PendingRoute::Forward(_));
+                ports.entry((*si, down)).or_default().push((pts[1].x, k, true));
+                ports.entry((*ti, !down)).or_default().push((pts[n - 2].x, k, false));
             }
             PendingRoute::Back { right, .. } => {
                 sides.entry((*si, right)).or_default().push((k, true));
@@ -1297,19 +1380,12 @@ fn route(
             PendingRoute::SelfLoop => {}
         }
     }
-    for (node, mut list) in bottoms {
+    for ((node, _), mut list) in ports {
         list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let (k, room) = (list.len(), nodes[node].rect.w * 0.6);
-        for (i, (_, e)) in list.into_iter().enumerate() {
-            raw[e].3[0].x += spread(i, k, PORT_STEP, room);
-        }
-    }
-    for (node, mut list) in tops {
-        list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let (k, room) = (list.len(), nodes[node].rect.w * 0.6);
-        for (i, (_, e)) in list.into_iter().enumerate() {
-            let last = raw[e].3.len() - 1;
-            raw[e].3[last].x += spread(i, k, PORT_STEP, room);
+        for (i, (_, e, first)) in list.into_iter().enumerate() {
+            let at = if first { 0 } else { raw[e].3.len() - 1 };
+            raw[e].3[at].x += spread(i, k, PORT_STEP, room);
         }
     }
     for ((node, _), list) in sides {
@@ -1328,9 +1404,9 @@ fn route(
     }
     raw.into_iter()
         .map(|(p, si, ti, points)| {
-            let back = matches!(p.route, PendingRoute::Back { .. });
+            let back = matches!(p.route, PendingRoute::Back { .. } | PendingRoute::Up(_));
             let (path, label_at) = match p.route {
-                PendingRoute::Forward(_) => forward_path(&points),
+                PendingRoute::Forward(_) | PendingRoute::Up(_) => forward_path(&points),
                 PendingRoute::Back { .. } => back_path(&points),
                 PendingRoute::SelfLoop => self_loop_path(&points),
             };
@@ -1511,41 +1587,47 @@ mod tests {
         json!({"nodes": nodes, "edges": edges})
     }
 
-    /// A wide graph of `n` nodes: a router fans out into rows of about five nodes, each node
-    /// feeding one or two of the next row, a few loops back, everything ending at `__end__`.
+    /// A wide graph of `n` nodes: a router fans out into six rows; every node is fed by one
+    /// of the row above, a third by a second (conditional, sometimes labelled) one; some loop
+    /// back to an earlier row; the last row ends at `__end__`.
     fn generated_wide(n: usize, seed: u64) -> Value {
         let mut rng = Lcg(seed);
-        let rows = n.div_ceil(5);
         let names: Vec<String> = (0..n)
-            .map(|i| match i {
-                0 => "router".to_string(),
-                _ => match rng.next(3) {
-                    0 => format!("tool_{i}"),
-                    1 => format!("summarize_{i}"),
-                    _ => format!("check_{i}"),
-                },
+            .map(|i| match (i, rng.next(3)) {
+                (0, _) => "router".to_string(),
+                (_, 0) => format!("tool_{i}"),
+                (_, 1) => format!("summarize_{i}"),
+                _ => format!("check_{i}"),
             })
             .collect();
-        let row = |i: usize| if i == 0 { 0 } else { 1 + (i - 1) * rows / (n - 1) };
+        let row = |i: usize| if i == 0 { 0 } else { 1 + (i - 1) * 6 / (n - 1) };
         let mut nodes = vec![json!({"id": START, "type": "runnable", "data": {"name": START}})];
         nodes.extend(
             names.iter().map(|id| json!({"id": id, "type": "runnable", "data": {"name": id}})),
         );
         nodes.push(json!({"id": END}));
         let mut edges = vec![json!({"source": START, "target": "router"})];
+        let in_row = |r: usize| (0..n).filter(move |&i| row(i) == r).collect::<Vec<_>>();
+        for j in 1..n {
+            let above = in_row(row(j) - 1);
+            let p = above[rng.next(above.len() as u64) as usize];
+            edges.push(json!({"source": names[p], "target": names[j], "conditional": row(j) == 1}));
+            if row(j) > 1 && rng.next(3) == 0 {
+                let q = above[rng.next(above.len() as u64) as usize];
+                let mut e = json!({"source": names[q], "target": names[j], "conditional": true});
+                if rng.next(2) == 0 {
+                    e["data"] = json!(["yes", "no", "done"][rng.next(3) as usize]);
+                }
+                edges.push(e);
+            }
+        }
         for i in 0..n {
-            let next: Vec<usize> = (0..n).filter(|&j| row(j) == row(i) + 1).collect();
-            if next.is_empty() {
+            if row(i) == 6 {
                 edges.push(json!({"source": names[i], "target": END}));
-                continue;
             }
-            let fan = if i == 0 { next.len() } else { 1 + rng.next(2) as usize };
-            for k in 0..fan {
-                let j = next[(rng.next(next.len() as u64) as usize + k) % next.len()];
-                edges.push(json!({"source": names[i], "target": names[j], "conditional": fan > 1}));
-            }
-            if row(i) > 1 && rng.next(7) == 0 {
-                let j = rng.next(i as u64) as usize;
+            if row(i) > 2 && rng.next(6) == 0 {
+                let earlier: Vec<usize> = (1..n).filter(|&j| row(j) + 1 < row(i)).collect();
+                let j = earlier[rng.next(earlier.len() as u64) as usize];
                 edges.push(json!({"source": names[i], "target": names[j], "conditional": true, "data": "retry"}));
             }
         }
@@ -1608,11 +1690,19 @@ mod tests {
                 e.target
             );
             assert!(e.path.starts_with('M') && e.path.len() > 8, "path {:?}", e.path);
-            if e.back {
-                // The lane runs clear of every box.
+            if e.back && first.y == e.points[1].y {
+                // Up a side lane: the lane and its two stubs run clear of every other box.
                 let (a, b) = (e.points[1], e.points[2]);
                 let lane = Rect { x: a.x - 0.5, y: a.y.min(b.y), w: 1.0, h: (a.y - b.y).abs() };
+                let stub = |p: Point, q: Point| Rect {
+                    x: p.x.min(q.x) + 0.5,
+                    y: p.y - 0.5,
+                    w: (p.x - q.x).abs() - 1.0,
+                    h: 1.0,
+                };
                 for n in &layout.nodes {
+                    let ends = n.id == e.source || n.id == e.target;
+                    let inside = |id: &str| id.starts_with(&format!("{}{NS_SEP}", n.id));
                     assert!(
                         !lane.overlaps(&n.rect),
                         "lane of {}→{} crosses {}",
@@ -1620,7 +1710,20 @@ mod tests {
                         e.target,
                         n.id
                     );
+                    if !ends && !inside(&e.source) && !inside(&e.target) {
+                        for (p, q) in [(first, a), (b, last)] {
+                            assert!(
+                                !stub(p, q).overlaps(&n.rect),
+                                "stub of {}→{} crosses {}",
+                                e.source,
+                                e.target,
+                                n.id
+                            );
+                        }
+                    }
                 }
+            } else if e.back {
+                assert!(last.y < first.y, "back edge {}→{} does not go up", e.source, e.target);
             } else if e.source != e.target {
                 assert!(
                     last.y > first.y,
@@ -1746,7 +1849,7 @@ mod tests {
 
     #[test]
     fn thirty_wide_nodes_are_readable() {
-        let graph = Graph::from_json(&generated_wide(30, 3)).unwrap();
+        let graph = Graph::from_json(&generated_wide(30, 6)).unwrap();
         let ordered = layout(&graph, &Options::default());
         check(&ordered);
         let unordered = layout(&graph, &Options { sweeps: 0, ..Options::default() });

@@ -1,21 +1,48 @@
-//! The assistants of the selected connection and the threads of the selected assistant, side
-//! by side, each with its loading, empty and failed states.
+//! The assistants of the selected connection beside the selected assistant's graph or threads
+//! (tabs), each with its loading, empty and failed states.
 
 use leptos::prelude::*;
 use orrery_api::desktop::HealthState;
 use orrery_api::{Assistant, Thread};
 
+use crate::components::graph::GraphPanel;
 use crate::components::{ago, icons};
 use crate::format::short_id;
-use crate::state::{Load, use_app};
+use crate::state::{Load, Tab, use_app};
 
-/// Assistants and threads.
+/// Assistants, and the selected one's graph or threads.
 #[component]
 pub fn Browser() -> impl IntoView {
+    let state = use_app();
+    let tab = state.graph.tab;
+    let tab_button = move |which: Tab, id: &'static str, text: &'static str| {
+        view! {
+            <button
+                id=id
+                type="button"
+                role="tab"
+                class="tab"
+                class:active=move || tab.get() == which
+                aria-selected=move || if tab.get() == which { "true" } else { "false" }
+                on:click=move |_| tab.set(which)
+            >
+                {text}
+            </button>
+        }
+    };
     view! {
         <div class="browser">
             <Assistants />
-            <Threads />
+            <div class="studio">
+                <div class="tabs" role="tablist" aria-label="Assistant views">
+                    {tab_button(Tab::Graph, "tab-graph", "Graph")}
+                    {tab_button(Tab::Threads, "tab-threads", "Threads")}
+                </div>
+                {move || match tab.get() {
+                    Tab::Graph => view! { <GraphPanel /> }.into_any(),
+                    Tab::Threads => view! { <Threads /> }.into_any(),
+                }}
+            </div>
         </div>
     }
 }

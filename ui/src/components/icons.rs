@@ -26,6 +26,11 @@ pub fn plus() -> impl IntoView {
     icon("M8 3v10M3 8h10")
 }
 
+/// A minus sign.
+pub fn minus() -> impl IntoView {
+    icon("M3 8h10")
+}
+
 /// A cross.
 pub fn close() -> impl IntoView {
     icon("M4 4l8 8M12 4l-8 8")
