@@ -1,0 +1,428 @@
+//! The graph file format: what a `.yaml` / `.json` graph file may contain. These types are the
+//! single source of the published JSON Schema (`assets/schema/graph.schema.json`).
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A declarative graph: state channels, nodes of built-in kinds, edges, and the configurable
+/// fields its assistants can set.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Orrery graph file")]
+pub struct GraphFile {
+    /// The schema this file follows (for editors).
+    #[serde(rename = "$schema", default)]
+    pub schema: Option<String>,
+    /// The graph's name (shown in drawings); the graph id in `langgraph.json` is used when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the graph does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// State channels by key.
+    pub state: IndexMap<String, ChannelSpec>,
+    /// Fields of `config.configurable` the graph reads; they become the assistants' config schema.
+    #[serde(default)]
+    pub configurable: IndexMap<String, ConfigField>,
+    /// State keys accepted as run input (default: all).
+    #[serde(default)]
+    pub input: Option<Vec<String>>,
+    /// State keys returned as output (default: all).
+    #[serde(default)]
+    pub output: Option<Vec<String>>,
+    /// Nodes by name.
+    pub nodes: IndexMap<String, NodeSpec>,
+    /// Plain edges. `__start__` (or `START`) and `__end__` (or `END`) are the graph's ends.
+    #[serde(default)]
+    pub edges: Vec<EdgeSpec>,
+    /// Edges whose destination a built-in condition chooses.
+    #[serde(default)]
+    pub conditional_edges: Vec<ConditionalEdgeSpec>,
+    /// Assistants created with the graph at start-up, besides its default one.
+    #[serde(default)]
+    pub assistants: IndexMap<String, AssistantSpec>,
+}
+
+/// A state channel.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    /// How writes combine (default `replace`).
+    #[serde(default)]
+    pub reducer: ReducerSpec,
+    /// The type of the value (for the state schema).
+    #[serde(default, rename = "type")]
+    pub ty: Option<ValueType>,
+    /// The value before any write (`append` starts at `[]`, `sum` at `0` unless set).
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// What the channel holds.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// How writes to a channel combine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReducerSpec {
+    /// The last write wins (one write per step).
+    #[default]
+    #[serde(alias = "last_value")]
+    Replace,
+    /// LangGraph's `add_messages`: append, replace by id, remove.
+    #[serde(alias = "add_messages")]
+    Messages,
+    /// Lists are concatenated; a single value is appended.
+    Append,
+    /// Numbers are added.
+    Sum,
+}
+
+/// Value types of channels and configurable fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    /// Text.
+    String,
+    /// Any number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// true / false.
+    Boolean,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// A list of chat messages.
+    Messages,
+    /// Anything.
+    Any,
+}
+
+/// A field of `config.configurable`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigField {
+    /// Its type.
+    #[serde(rename = "type", default = "any_type")]
+    pub ty: ValueType,
+    /// The value when neither the assistant nor the run sets it.
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// What it changes (shown in the assistant form).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The allowed values.
+    #[serde(default, rename = "enum")]
+    pub choices: Option<Vec<Value>>,
+}
+
+fn any_type() -> ValueType {
+    ValueType::Any
+}
+
+/// A node: one of the built-in kinds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeSpec {
+    /// Calls a chat model with the conversation; its answer (text and tool calls) is appended.
+    ChatModel(ChatModelNode),
+    /// Runs the tool calls of the last AI message; tool messages are appended.
+    Tools(ToolsNode),
+    /// Pauses for a human (`interrupt()`); the answer is merged into the state.
+    Interrupt(InterruptNode),
+    /// Writes templated values to the state.
+    Set(SetNode),
+}
+
+impl NodeSpec {
+    /// The kinds, as written in files.
+    pub const KINDS: [&'static str; 4] = ["chat_model", "tools", "interrupt", "set"];
+}
+
+/// A `chat_model` node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatModelNode {
+    /// The model.
+    pub model: ModelSpec,
+    /// The system prompt, a template (`{{ configurable.system_prompt }}`).
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// Built-in tools the model may call.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// The messages channel (default `messages`).
+    #[serde(default)]
+    pub messages_key: Option<String>,
+    /// What the node does.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A chat model provider.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// An offline model that answers from rules (demos and tests).
+    Scripted(ScriptedModel),
+}
+
+impl ModelSpec {
+    /// The providers, as written in files.
+    pub const PROVIDERS: [&'static str; 1] = ["scripted"];
+}
+
+/// The scripted model: the first rule whose `when` matches the conversation answers.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedModel {
+    /// The model name reported in metadata (default `scripted`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Rules, tried in order.
+    #[serde(default)]
+    pub rules: Vec<ScriptRule>,
+    /// The answer when no rule matches (a template).
+    #[serde(default)]
+    pub fallback: Option<String>,
+    /// A pause between streamed tokens, in milliseconds.
+    #[serde(default)]
+    pub token_delay_ms: u64,
+    /// A key the provider needs, from the project's env (checked at load time like a real
+    /// provider's key; never shown).
+    #[serde(default)]
+    pub api_key: Option<SecretRef>,
+}
+
+/// A value taken from the project's environment by name.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// The variable's name.
+    pub env: String,
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptRule {
+    /// When this rule answers (every condition given must hold; none = always).
+    #[serde(default)]
+    pub when: RuleMatch,
+    /// The text of the answer (a template), streamed token by token.
+    #[serde(default)]
+    pub reply: Option<String>,
+    /// Tool calls of the answer.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallSpec>,
+}
+
+/// Conditions on the conversation.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleMatch {
+    /// The kind of the last message.
+    #[serde(default)]
+    pub last: Option<MessageKind>,
+    /// The last message contains one of these (case-insensitive).
+    #[serde(default)]
+    pub contains: Option<Words>,
+    /// The last message contains none of these (case-insensitive).
+    #[serde(default)]
+    pub not_contains: Option<Words>,
+    /// The last message is the result of this tool.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// The system prompt contains one of these (case-insensitive).
+    #[serde(default)]
+    pub system_contains: Option<Words>,
+}
+
+/// One word or phrase, or several.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Words {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Words {
+    /// The phrases, lowercased.
+    pub fn lowered(&self) -> Vec<String> {
+        match self {
+            Words::One(s) => vec![s.to_lowercase()],
+            Words::Many(v) => v.iter().map(|s| s.to_lowercase()).collect(),
+        }
+    }
+}
+
+/// Kinds of messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// From the user.
+    Human,
+    /// From the model.
+    Ai,
+    /// A tool's result.
+    Tool,
+    /// A system message.
+    System,
+}
+
+/// A tool call the scripted model makes.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCallSpec {
+    /// The tool.
+    pub name: String,
+    /// Its arguments; strings are templates.
+    #[serde(default)]
+    pub args: Map<String, Value>,
+}
+
+/// A `tools` node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsNode {
+    /// The built-in tools it may run (default: all).
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+    /// The messages channel (default `messages`).
+    #[serde(default)]
+    pub messages_key: Option<String>,
+    /// What the node does.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An `interrupt` node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterruptNode {
+    /// What the human is shown; strings are templates.
+    #[serde(default)]
+    pub payload: Option<Value>,
+    /// Where the answer goes: a state key, or a dotted path under one (`review.decision`).
+    /// Objects are merged into what is there, other values replace it.
+    #[serde(default)]
+    pub resume_into: Option<String>,
+    /// What the node does.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A `set` node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetNode {
+    /// State key → value; strings are templates.
+    pub update: IndexMap<String, Value>,
+    /// What the node does.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A plain edge.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSpec {
+    /// The source node (or `__start__`).
+    pub from: String,
+    /// The destination node (or `__end__`).
+    pub to: String,
+}
+
+/// A conditional edge: either `condition` with `routes` (label → node), or `cases` tried in
+/// order; `default` when nothing matches.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionalEdgeSpec {
+    /// The source node.
+    pub from: String,
+    /// A condition whose result (`true`/`false`, or a value's text) picks a route.
+    #[serde(default)]
+    pub condition: Option<Condition>,
+    /// Label → destination.
+    #[serde(default)]
+    pub routes: IndexMap<String, String>,
+    /// Conditions tried in order; the first that holds picks its destination.
+    #[serde(default)]
+    pub cases: Vec<CaseSpec>,
+    /// The destination when no route or case matches.
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+/// One case of a conditional edge.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSpec {
+    /// The condition (a `true`/`false` one).
+    pub when: Condition,
+    /// Where to go when it holds.
+    pub to: String,
+}
+
+/// A built-in condition. Paths read the same context as templates (`state.approval.approved`,
+/// `configurable.auto_approve`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The last message is an AI message with tool calls.
+    HasToolCalls,
+    /// The last AI message calls one of these tools.
+    ToolCalled(Vec<String>),
+    /// The value at `path` equals `value`.
+    Equals(EqualsCondition),
+    /// The value at `path` is one of `values`.
+    In(InCondition),
+    /// The label is the value at this path, as text (`null` when absent).
+    Value(String),
+}
+
+/// `equals`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EqualsCondition {
+    /// Where to look.
+    pub path: String,
+    /// What it must be.
+    pub value: Value,
+}
+
+/// `in`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InCondition {
+    /// Where to look.
+    pub path: String,
+    /// What it may be.
+    pub values: Vec<Value>,
+}
+
+/// An assistant created with the graph.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantSpec {
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its `config.configurable`.
+    #[serde(default)]
+    pub configurable: Map<String, Value>,
+    /// Its metadata.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+/// The JSON Schema of graph files, as published in `assets/schema/graph.schema.json`.
+pub fn json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(GraphFile)).unwrap_or(Value::Null)
+}
