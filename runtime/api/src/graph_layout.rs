@@ -543,7 +543,9 @@ impl Ctx<'_> {
             graph.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
         let mut edges: Vec<LevelEdge> = Vec::new();
         let mut merged: BTreeMap<(EndRef, EndRef), usize> = BTreeMap::new();
+        // Items entered from outside this block, and items left to outside it.
         let mut entries: Vec<usize> = Vec::new();
+        let mut exits: Vec<usize> = Vec::new();
         for (e, edge) in graph.edges.iter().enumerate() {
             let (Some(&s), Some(&t)) =
                 (index.get(edge.source.as_str()), index.get(edge.target.as_str()))
@@ -558,7 +560,13 @@ impl Ctx<'_> {
                     }
                     continue;
                 }
-                _ => continue,
+                (true, false) => {
+                    if let Some(&v) = rep.get(&s) {
+                        exits.push(v);
+                    }
+                    continue;
+                }
+                (false, false) => continue,
             }
             let (Some(&su), Some(&tv)) = (rep.get(&s), rep.get(&t)) else { continue };
             let (src, tgt) = (self.visible(s), self.visible(t));
@@ -612,7 +620,7 @@ impl Ctx<'_> {
             (0..real)
                 .filter(|&i| matches!(items[i].kind, Kind::Node(n) if graph.nodes[n].id == START)),
         );
-        roots.extend(entries);
+        roots.extend(entries.iter().copied());
         roots.extend((0..real).filter(|&i| indeg[i] == 0));
         roots.extend(0..real);
         let (back, discovered) = dfs(real, &edges, &out, &roots);
@@ -641,17 +649,27 @@ impl Ctx<'_> {
                 }
             }
         }
-        // Sources other than __start__ (nodes nothing leads to) sit right above their first
-        // successor rather than at the top.
+        // Sources other than __start__ and the entries of a subgraph (nodes nothing leads to)
+        // sit right above their first successor rather than at the top.
         for v in 0..real {
             let is_start = matches!(items[v].kind, Kind::Node(n) if graph.nodes[n].id == START);
-            if is_start || edges.iter().enumerate().any(|(i, e)| e.tv == v && e.su != v && !back[i])
+            if is_start
+                || entries.contains(&v)
+                || edges.iter().enumerate().any(|(i, e)| e.tv == v && e.su != v && !back[i])
             {
                 continue;
             }
             let below = out[v].iter().filter(|&&i| !back[i]).map(|&i| layer[edges[i].tv]).min();
             if let Some(l) = below {
                 layer[v] = layer[v].max(l.saturating_sub(1));
+            }
+        }
+        // A subgraph's exits that lead nowhere inside it sit at its bottom, so the edges that
+        // leave it do not run across it.
+        let bottom = layer.iter().copied().max().unwrap_or(0);
+        for &v in &exits {
+            if out[v].iter().all(|&i| back[i]) {
+                layer[v] = bottom;
             }
         }
         for (i, item) in items.iter_mut().enumerate() {
@@ -1789,6 +1807,25 @@ mod tests {
         assert_eq!(layout.edges.len(), 5);
         // Aligned: before sits right above inner_a.
         assert!((y("before").cx() - y("child:inner_a").cx()).abs() < 1.0);
+    }
+
+    #[test]
+    fn subgraph_entries_at_its_top_and_exits_at_its_bottom() {
+        let v = json!({"nodes": [{"id": "__start__"}, {"id": "before"}, {"id": "after"},
+            {"id": "s:a"}, {"id": "s:b"}, {"id": "s:c"}, {"id": "s:d"}, {"id": "s:entry"},
+            {"id": "s:exit"}],
+            "edges": [{"source": "__start__", "target": "before"},
+                      {"source": "before", "target": "s:a"}, {"source": "s:a", "target": "s:b"},
+                      {"source": "s:b", "target": "s:c"}, {"source": "s:c", "target": "s:d"},
+                      {"source": "before", "target": "s:entry"},
+                      {"source": "s:entry", "target": "s:d"},
+                      {"source": "s:a", "target": "s:exit"},
+                      {"source": "s:exit", "target": "after"}, {"source": "s:d", "target": "after"}]});
+        let layout = layout(&Graph::from_json(&v).unwrap(), &Options::default());
+        check(&layout);
+        let y = |id: &str| layout.node(id).unwrap().rect.cy();
+        assert_eq!(y("s:entry"), y("s:a"), "an entry stays at the top of its subgraph");
+        assert_eq!(y("s:exit"), y("s:d"), "an exit goes to the bottom of its subgraph");
     }
 
     #[test]
