@@ -218,6 +218,20 @@ async fn connections_keychain_and_the_embedded_runtime_in_the_real_window() {
         remote.sort();
         assert_eq!(remote, ["agent", "echo", "failing", "nested", "slow"], "golden project graphs");
         shot(&client, "desktop-remote-assistants.png").await;
+
+        // The agent's graph, drawn from the server's /assistants/{id}/graph.
+        client.find(Locator::Css("li.assistant[data-graph='agent']")).await?.click().await?;
+        let mut nodes =
+            eventually(&client, "the agent's graph", Duration::from_secs(20), || async {
+                let n = attrs(&client, "svg#graph g.node", "data-id").await?;
+                Ok(Some(n).filter(|n| n.len() >= 5))
+            })
+            .await;
+        nodes.sort();
+        assert_eq!(nodes, ["__end__", "__start__", "agent", "human_approval", "tools"]);
+        let conditional = client.find_all(Locator::Css("svg#graph path.edge.conditional")).await?;
+        assert!(!conditional.is_empty(), "the agent's routing edges are drawn as conditional");
+        shot(&client, "desktop-graph.png").await;
         Ok::<_, fantoccini::error::CmdError>(id)
     }
     .await;
