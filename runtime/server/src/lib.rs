@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use orrery_api::Assistant;
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 use crate::db::{Db, DbError, SqlSaver};
 use crate::graphs::{Registry, system_assistant_id};
@@ -50,15 +50,45 @@ pub struct Options {
 }
 
 impl AppState {
-    /// Opens the database, registers the graphs and their system assistants, requeues runs a
-    /// previous process left running, and starts the workers and the cron scheduler.
+    /// Opens the database, registers the bundled graphs and their system assistants, requeues
+    /// runs a previous process left running, and starts the workers and the cron scheduler.
     ///
     /// # Errors
     /// When the data dir or the database cannot be opened.
     pub async fn start(options: &Options) -> anyhow::Result<Arc<AppState>> {
+        AppState::start_with(options, None).await
+    }
+
+    /// As [`AppState::start`], serving `project`'s graphs (a `langgraph.json`) instead of the
+    /// bundled ones when given; `echo` stays unless the project has its own.
+    ///
+    /// # Errors
+    /// When the data dir or the database cannot be opened, or a graph file is malformed.
+    pub async fn start_with(
+        options: &Options,
+        project: Option<&orrery_graph_file::Project>,
+    ) -> anyhow::Result<Arc<AppState>> {
         std::fs::create_dir_all(&options.data_dir)?;
         let db = Db::open(&options.data_dir, options.database_uri.as_deref()).await?;
-        let registry = Arc::new(Registry::bundled(SqlSaver::new(db.clone()))?);
+        let saver = SqlSaver::new(db.clone());
+        let registry = Arc::new(match project {
+            Some(p) => {
+                for w in &p.warnings {
+                    tracing::warn!("{w}");
+                }
+                Registry::project(p, saver)?
+            }
+            None => Registry::bundled(saver)?,
+        });
+        if !registry.not_runnable().is_empty() {
+            let list: Vec<String> =
+                registry.not_runnable().iter().map(|(id, why)| format!("{id} ({why})")).collect();
+            tracing::warn!(
+                "graphs not runnable yet, not served: {}; serving: {}",
+                list.join(", "),
+                registry.ids().collect::<Vec<_>>().join(", ")
+            );
+        }
         for graph_id in registry.ids() {
             let now = orrery_engine::now_iso();
             let mut metadata = Map::new();
@@ -73,7 +103,27 @@ impl AppState {
                 created_at: now.clone(),
                 updated_at: now,
                 version: 1,
-                description: None,
+                description: registry.info(graph_id).and_then(|i| i.description.clone()),
+            };
+            db.insert_assistant(&a).await?;
+        }
+        for p in registry.presets() {
+            let now = orrery_engine::now_iso();
+            let mut metadata = p.metadata.clone();
+            metadata.insert("created_by".into(), json!("system"));
+            let mut config = Map::new();
+            config.insert("configurable".into(), Value::Object(p.configurable.clone()));
+            let a = Assistant {
+                assistant_id: p.assistant_id.clone(),
+                graph_id: p.graph_id.clone(),
+                config,
+                context: p.configurable.clone(),
+                metadata,
+                name: p.name.clone(),
+                created_at: now.clone(),
+                updated_at: now,
+                version: 1,
+                description: p.description.clone(),
             };
             db.insert_assistant(&a).await?;
         }
@@ -118,6 +168,8 @@ impl AppState {
             id.to_string()
         } else if self.registry.get(id).is_some() {
             system_assistant_id(id)
+        } else if let Some(p) = self.registry.preset(id) {
+            p.assistant_id.clone()
         } else {
             let graphs: Vec<&str> = self.registry.ids().collect();
             return Err(ApiError::unprocessable(format!(

@@ -36,7 +36,8 @@ struct Args {
     /// Port to listen on.
     #[arg(long, default_value_t = 2024)]
     port: u16,
-    /// A langgraph.json (not read yet: the bundled graphs are served).
+    /// A project's langgraph.json: its graphs are served instead of the bundled ones
+    /// (graph files and native:<name>; Python/TypeScript graphs are reported, not served).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the SQLite database lives.
@@ -66,12 +67,10 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let (Mode::Dev(args) | Mode::Serve(args)) = cli.command;
-    if let Some(c) = &args.config {
-        anyhow::bail!(
-            "{}: langgraph.json projects are not supported yet; run without --config to serve the bundled graphs",
-            c.display()
-        );
-    }
+    let project = match &args.config {
+        Some(path) => Some(orrery_graph_file::Project::load(path)?),
+        None => None,
+    };
     let addr = SocketAddr::new(args.host, args.port);
     let listener = orrery_runtime::bind(addr).await?;
     let options = orrery_runtime::Options {
@@ -79,7 +78,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         workers: args.workers,
         database_uri: args.database_uri,
     };
-    let state = orrery_runtime::AppState::start(&options).await?;
+    let state = orrery_runtime::AppState::start_with(&options, project.as_ref()).await?;
+    let graphs: Vec<&str> = state.registry.ids().collect();
+    match &project {
+        Some(p) => {
+            tracing::info!("project {}: serving {}", p.config_path.display(), graphs.join(", "))
+        }
+        None => tracing::info!("bundled graphs: {}", graphs.join(", ")),
+    }
     tracing::info!("orrery-runtime listening on http://{}", listener.local_addr()?);
     orrery_runtime::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -22,7 +22,7 @@ def test_assistants(url):
     c = get_sync_client(url=url)
     found = c.assistants.search(graph_id="echo")
     assert [a["assistant_id"] for a in found] == [ECHO_ID]
-    assert c.assistants.count() == 1
+    assert c.assistants.count() == 3  # echo, jarvis and its jarvis-spanish assistant
     assert c.assistants.get(ECHO_ID)["name"] == "echo"
     graph = c.assistants.get_graph("echo")
     assert {"source": "echo", "target": "__end__"} in graph["edges"]

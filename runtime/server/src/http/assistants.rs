@@ -254,12 +254,16 @@ async fn get_assistant_schemas(
     check_uuid(&id, "assistant")?;
     let a = st.db.get_assistant(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
     let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
+    // Graph files type their state and configurable fields; native graphs have `{}` per key.
+    let info = st.registry.info(&a.graph_id);
+    let state_schema =
+        info.and_then(|i| i.state_schema.clone()).unwrap_or_else(|| graph.state_schema());
     Ok(axum::Json(json!({
         "graph_id": a.graph_id,
-        "input_schema": graph.state_schema(),
-        "output_schema": graph.state_schema(),
-        "state_schema": graph.state_schema(),
-        "config_schema": null,
+        "input_schema": state_schema,
+        "output_schema": state_schema,
+        "state_schema": state_schema,
+        "config_schema": info.and_then(|i| i.config_schema.clone()),
         "context_schema": null,
     }))
     .into_response())

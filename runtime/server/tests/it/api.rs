@@ -34,7 +34,8 @@ async fn system_assistants_use_langgraph_ids_and_graph_names_resolve(backend: Ba
     // uuid5(NAMESPACE_GRAPH, "echo"), as the LangGraph server derives it.
     assert_eq!(echo["assistant_id"], "046b5dc7-2108-582c-9c6c-31d556d138f0");
     assert_eq!(echo["metadata"], json!({"created_by": "system"}));
-    assert_eq!(s.post("/assistants/count", json!({})).await, (200, json!(1)));
+    // echo, and the bundled Jarvis example with its jarvis-spanish assistant.
+    assert_eq!(s.post("/assistants/count", json!({})).await, (200, json!(3)));
     let (st, graph) = s.get("/assistants/echo/graph").await;
     assert_eq!(st, 200);
     assert_eq!(

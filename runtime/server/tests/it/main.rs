@@ -6,6 +6,7 @@
 mod api;
 mod crons;
 mod parity;
+mod projects;
 
 use std::sync::Arc;
 
