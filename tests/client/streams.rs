@@ -12,7 +12,7 @@ use orrery_client::{
 use serde_json::{Value, json};
 
 use crate::proxy::DroppingProxy;
-use crate::{Backend, last_message, runtime_known_bug, status_of};
+use crate::{Backend, last_message, status_of};
 
 crate::tests![
     values_and_updates,
@@ -213,14 +213,19 @@ async fn join_with_last_event_id(b: Arc<Backend>) {
         .collect_parts()
         .await
         .unwrap();
-    runtime_known_bug(
-        &b,
-        replay.iter().filter(|p| p.event == "values").count() == slow_values(&b),
-        &format!(
-            "GET .../runs/{{finished resumable run}}/stream with Last-Event-ID: - replayed {:?}, langgraph dev replays every stored event",
-            events(&replay)
-        ),
+    assert_eq!(
+        replay.iter().filter(|p| p.event == "values").count(),
+        slow_values(&b),
+        "GET .../runs/{{finished resumable run}}/stream with Last-Event-ID: - replays every stored event: {:?}",
+        events(&replay)
     );
+    // ... exactly as they were sent: same events, same ids, metadata first.
+    assert_eq!(replay[0].event, "metadata");
+    let sent: Vec<(&str, Option<&str>)> =
+        all.iter().map(|p| (p.event.as_str(), p.id.as_deref())).collect();
+    let again: Vec<(&str, Option<&str>)> =
+        replay.iter().map(|p| (p.event.as_str(), p.id.as_deref())).collect();
+    assert_eq!(again, sent, "the replay of a finished run is what was sent");
 
     // A join can filter by mode (langgraph dev honours one mode, the last given).
     let run = runs
@@ -332,4 +337,29 @@ async fn thread_stream(b: Arc<Backend>) {
     assert_eq!(events(&lifecycle), ["metadata", "metadata"]);
     assert_eq!(lifecycle[0].data, json!({"run_id": run.run_id, "attempt": 1}));
     assert_eq!(lifecycle[1].data, json!({"status": "run_done", "run_id": run.run_id}));
+    drop(s);
+
+    // Resuming a thread stream replays the stored events of its resumable runs (only those:
+    // the first run was not resumable), with their run_done markers, then goes on live.
+    let resumable = b.chat_run("kept").stream_resumable(true);
+    let kept = b.client.runs().create(&tid, &resumable).await.unwrap();
+    b.client.runs().join(&tid, &kept.run_id).await.unwrap();
+    let mut again = t.join_stream(&tid, &[ThreadStreamMode::RunModes], Some("-")).await.unwrap();
+    let mut replayed = Vec::new();
+    loop {
+        let p = tokio::time::timeout(Duration::from_secs(30), again.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let done = p.event == "metadata" && p.data["status"] == json!("run_done");
+        replayed.push(p);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(replayed[0].data, json!({"run_id": kept.run_id, "attempt": 1}));
+    assert_eq!(replayed.last().unwrap().data["run_id"], json!(kept.run_id));
+    let values = replayed.iter().rev().find(|p| p.event == "values").unwrap();
+    assert_eq!(last_message(&values.data), b.reply("kept"));
 }

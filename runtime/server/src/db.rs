@@ -10,6 +10,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use orrery_api::{Assistant, Run, RunStatus, Thread, ThreadStatus};
+
+use crate::runs::Frame;
 use orrery_engine::{
     Checkpoint, CheckpointRef, CheckpointTuple, Checkpointer, ListOptions, PendingWrite,
     metadata_matches, special_write_index,
@@ -32,10 +34,11 @@ pub enum DbError {
 /// Result of store calls.
 pub type DbResult<T> = Result<T, DbError>;
 
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_store.sql")),
     (3, include_str!("../migrations/0003_crons.sql")),
+    (4, include_str!("../migrations/0004_run_events.sql")),
 ];
 
 /// Which database serves.
@@ -388,7 +391,8 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a thread with its runs, crons and checkpoints, in one transaction.
+    /// Deletes a thread with its runs (and their stream logs), crons and checkpoints, in one
+    /// transaction.
     pub async fn delete_thread(&self, id: &str) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query("DELETE FROM threads WHERE thread_id = $1")
@@ -396,7 +400,7 @@ impl Db {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["runs", "crons", "checkpoints", "checkpoint_writes"] {
+        for table in ["runs", "run_events", "crons", "checkpoints", "checkpoint_writes"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -595,15 +599,96 @@ impl Db {
         Ok(n > 0)
     }
 
-    /// Sets a run's status.
-    pub async fn set_run_status(&self, run_id: &str, status: RunStatus) -> DbResult<()> {
+    /// Ends a run with `status` and stores its stream log (empty unless the run is resumable),
+    /// in one transaction.
+    pub async fn end_run(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        status: RunStatus,
+        log: &[Frame],
+    ) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
             .bind(status.as_str())
             .bind(orrery_engine::now_iso())
             .bind(run_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        Self::insert_log(&mut tx, thread_id, run_id, log).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores a run's stream log, numbered in order.
+    async fn insert_log(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        thread_id: &str,
+        run_id: &str,
+        log: &[Frame],
+    ) -> DbResult<()> {
+        const ROWS: usize = 150; // 900 parameters a statement
+        for (chunk_no, chunk) in log.chunks(ROWS).enumerate() {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|n| {
+                    let b = n * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO run_events (run_id, seq, thread_id, event_id, event, data) VALUES {} ON CONFLICT (run_id, seq) DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (i, f) in chunk.iter().enumerate() {
+                q = q
+                    .bind(run_id)
+                    .bind((chunk_no * ROWS + i) as i64)
+                    .bind(thread_id)
+                    .bind(&f.id)
+                    .bind(&f.event)
+                    .bind(&f.data);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    fn frame(row: &AnyRow) -> DbResult<Frame> {
+        Ok(Frame {
+            event: row.try_get("event")?,
+            data: row.try_get("data")?,
+            id: row.try_get("event_id")?,
+        })
+    }
+
+    /// A finished resumable run's stream log, in order (its end marker last).
+    pub async fn run_log(&self, run_id: &str) -> DbResult<Vec<Frame>> {
+        let rows = sqlx::query("SELECT * FROM run_events WHERE run_id = $1 ORDER BY seq")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::frame).collect()
+    }
+
+    /// The stream logs of a thread's finished resumable runs, each frame with its run id, in
+    /// id order.
+    pub async fn thread_log(&self, thread_id: &str) -> DbResult<Vec<(String, Frame)>> {
+        let rows = sqlx::query(
+            "SELECT * FROM run_events WHERE thread_id = $1 ORDER BY event_id, run_id, seq",
+        )
+        .bind(thread_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("run_id")?, Self::frame(r)?))).collect()
     }
 
     /// Cancels a pending run (deleting it for a rollback). Returns whether it was still pending.
@@ -623,10 +708,14 @@ impl Db {
         Ok(n.rows_affected() > 0)
     }
 
-    /// Deletes a run and every checkpoint it made, in one transaction.
+    /// Deletes a run, its stream log and every checkpoint it made, in one transaction.
     pub async fn rollback_run(&self, thread_id: &str, run_id: &str) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM runs WHERE run_id = $1").bind(run_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM run_events WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "DELETE FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id IN
                (SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 AND run_id = $2)",
@@ -653,23 +742,32 @@ impl Db {
         self.save_thread(&t).await
     }
 
-    /// Deletes a run. Returns whether it existed.
+    /// Deletes a run with its stream log, in one transaction. Returns whether it existed.
     pub async fn delete_run(&self, thread_id: &str, run_id: &str) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let n = sqlx::query("DELETE FROM runs WHERE run_id = $1 AND thread_id = $2")
             .bind(run_id)
             .bind(thread_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM run_events WHERE run_id = $1 AND thread_id = $2")
+            .bind(run_id)
+            .bind(thread_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(n > 0)
     }
 
-    /// Ends a run and records what it left on the thread, in one transaction.
+    /// Ends a run and records what it left on the thread and its stream log (empty unless the
+    /// run is resumable), in one transaction.
     pub async fn finish_run(
         &self,
         run_id: &str,
         status: RunStatus,
         thread: &Thread,
+        log: &[Frame],
     ) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         let now = orrery_engine::now_iso();
@@ -679,6 +777,7 @@ impl Db {
             .bind(run_id)
             .execute(&mut *tx)
             .await?;
+        Self::insert_log(&mut tx, &thread.thread_id, run_id, log).await?;
         let still_busy: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')",
         )

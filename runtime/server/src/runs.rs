@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::graphs::Registry;
 
 /// One server-sent event of a run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Frame {
     /// Event name (`metadata`, `values`, `updates|sub:<id>`...).
     pub event: String,
@@ -101,41 +101,81 @@ impl ThreadHub {
     }
 }
 
-/// Live fan-out of one run's events.
+/// The event name under which a run's log stores its end (the real server's `control` message
+/// `done`): a run-stream replay stops there, a thread stream shows it as `metadata`
+/// `{"status": "run_done", "run_id": ...}`.
+pub const RUN_DONE: &str = "control";
+
+/// A run's log frame as a thread stream sends it.
+pub fn thread_frame(f: Frame) -> Frame {
+    if f.event == RUN_DONE { Frame { event: "metadata".into(), ..f } } else { f }
+}
+
+/// Who listens to a run, and whether it is over.
+#[derive(Default)]
+struct Subscribers {
+    list: Vec<mpsc::UnboundedSender<Frame>>,
+    finished: bool,
+}
+
+/// Live fan-out of one run's events. A resumable run (`stream_resumable`) also keeps every
+/// event it published (its log), which goes to the database with the run's final status.
 #[derive(Default)]
 pub struct RunChannel {
     cancel: Notify,
     /// 0 = running, 1 = interrupt requested, 2 = rollback requested.
     cancel_kind: std::sync::atomic::AtomicU8,
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<Frame>>>,
+    subscribers: Mutex<Subscribers>,
+    /// The events so far, when the run is resumable. Locked before `subscribers`.
     history: Mutex<Vec<Frame>>,
+    resumable: std::sync::atomic::AtomicBool,
     done: Mutex<Option<watch::Sender<Option<Outcome>>>>,
     ids: EventIds,
     /// The run's thread and its streams, once the run executes.
     thread: Mutex<Option<(String, Arc<ThreadHub>)>>,
+    /// The end-of-run marker, made once.
+    done_marker: Mutex<Option<Frame>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 impl RunChannel {
-    /// Receives every event published from now on; closes when the run ends.
+    /// Receives every event published from now on; closes when the run ends (at once if it
+    /// already has).
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Frame> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        if let Ok(mut s) = self.subscribers.lock() {
-            s.push(tx);
-        }
-        rx
+        self.subscribe_with_history().1
     }
 
-    /// Events published so far (kept for resumable runs).
+    /// The events published so far (a resumable run's; none otherwise) and every later one:
+    /// together, with nothing missed or repeated.
+    pub fn subscribe_with_history(&self) -> (Vec<Frame>, mpsc::UnboundedReceiver<Frame>) {
+        let history = locked(&self.history);
+        let mut subs = locked(&self.subscribers);
+        let (tx, rx) = mpsc::unbounded_channel();
+        if !subs.finished {
+            subs.list.push(tx);
+        }
+        (history.clone(), rx)
+    }
+
+    /// The events published so far (a resumable run's; none otherwise).
     pub fn history(&self) -> Vec<Frame> {
-        self.history.lock().map(|h| h.clone()).unwrap_or_default()
+        locked(&self.history).clone()
+    }
+
+    /// Whether the run has ended.
+    pub fn is_finished(&self) -> bool {
+        locked(&self.subscribers).finished
     }
 
     /// Resolves when the run has ended.
     pub fn outcome(&self) -> watch::Receiver<Option<Outcome>> {
-        let mut guard = match self.done.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut guard = locked(&self.done);
         match guard.as_ref() {
             Some(tx) => tx.subscribe(),
             None => {
@@ -161,50 +201,82 @@ impl RunChannel {
         }
     }
 
-    /// Every event from now on also goes to the streams of `thread_id`.
-    fn attach_thread(&self, thread_id: &str, hub: Arc<ThreadHub>) {
-        if let Ok(mut t) = self.thread.lock() {
-            *t = Some((thread_id.to_string(), hub));
-        }
+    /// The run starts: every event from now on also goes to the streams of `thread_id`, and
+    /// is kept if the run is resumable.
+    fn start(&self, thread_id: &str, hub: Arc<ThreadHub>, resumable: bool) {
+        self.resumable.store(resumable, std::sync::atomic::Ordering::SeqCst);
+        *locked(&self.thread) = Some((thread_id.to_string(), hub));
+    }
+
+    /// The thread the run executes on (once it does).
+    pub fn thread_id(&self) -> Option<String> {
+        locked(&self.thread).as_ref().map(|(t, _)| t.clone())
     }
 
     fn to_thread(&self, frame: &Frame) {
-        if let Ok(t) = self.thread.lock()
-            && let Some((tid, hub)) = t.as_ref()
-        {
+        if let Some((tid, hub)) = locked(&self.thread).as_ref() {
             hub.publish(tid, frame);
         }
     }
 
     fn publish(&self, event: String, data: &Value) {
         let frame = Frame { event, data: data.to_string(), id: self.ids.next() };
-        if let Ok(mut h) = self.history.lock() {
-            h.push(frame.clone());
-        }
-        if let Ok(mut subs) = self.subscribers.lock() {
-            subs.retain(|s| s.send(frame.clone()).is_ok());
+        {
+            let mut history = locked(&self.history);
+            if self.resumable.load(std::sync::atomic::Ordering::SeqCst) {
+                history.push(frame.clone());
+            }
+            let mut subs = locked(&self.subscribers);
+            subs.list.retain(|s| s.send(frame.clone()).is_ok());
         }
         self.to_thread(&frame);
     }
 
+    fn done_marker(&self, run_id: &str) -> Frame {
+        locked(&self.done_marker)
+            .get_or_insert_with(|| Frame {
+                event: RUN_DONE.into(),
+                data: json!({"status": "run_done", "run_id": run_id}).to_string(),
+                id: self.ids.next(),
+            })
+            .clone()
+    }
+
+    /// What the database keeps of the run's stream: a resumable run's events and its end
+    /// marker; nothing for other runs.
+    fn log(&self, run_id: &str) -> Vec<Frame> {
+        if !self.resumable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Vec::new();
+        }
+        let mut log = locked(&self.history).clone();
+        log.push(self.done_marker(run_id));
+        log
+    }
+
     fn finish(&self, run_id: &str, outcome: Outcome) {
-        if let Ok(mut subs) = self.subscribers.lock() {
-            subs.clear(); // dropping the senders ends every subscriber's stream
+        {
+            let _history = locked(&self.history);
+            let mut subs = locked(&self.subscribers);
+            subs.finished = true;
+            subs.list.clear(); // dropping the senders ends every subscriber's stream
         }
         // Thread streams learn that the run is over.
-        let done = Frame {
-            event: "metadata".into(),
-            data: json!({"status": "run_done", "run_id": run_id}).to_string(),
-            id: self.ids.next(),
-        };
-        self.to_thread(&done);
+        self.to_thread(&thread_frame(self.done_marker(run_id)));
         let _ = self.outcome();
-        if let Ok(guard) = self.done.lock()
-            && let Some(tx) = guard.as_ref()
-        {
+        if let Some(tx) = locked(&self.done).as_ref() {
             let _ = tx.send(Some(outcome));
         }
     }
+}
+
+/// A joined run (see [`Runs::join`]).
+pub struct Joined {
+    /// The run's channel.
+    pub channel: Arc<RunChannel>,
+    /// What it published before the join (a resumable run's events).
+    pub history: Vec<Frame>,
+    /// Everything it publishes from the join on; closes when the run ends.
+    pub events: mpsc::UnboundedReceiver<Frame>,
 }
 
 /// The run queue.
@@ -250,16 +322,43 @@ impl Runs {
 
     /// The live channel of a run (created on first use).
     pub fn channel(&self, run_id: &str) -> Arc<RunChannel> {
-        let mut live = match self.live.lock() {
-            Ok(l) => l,
-            Err(p) => p.into_inner(),
-        };
+        let mut live = locked(&self.live);
         Arc::clone(live.entry(run_id.to_string()).or_default())
     }
 
     /// The live channel of a run, if it is still known.
     pub fn existing_channel(&self, run_id: &str) -> Option<Arc<RunChannel>> {
         self.live.lock().ok().and_then(|l| l.get(run_id).cloned())
+    }
+
+    /// Live channels of the runs executing on a thread.
+    pub fn thread_channels(&self, thread_id: &str) -> Vec<Arc<RunChannel>> {
+        let live = locked(&self.live);
+        live.values().filter(|c| c.thread_id().as_deref() == Some(thread_id)).cloned().collect()
+    }
+
+    /// Joins a run the database said is pending or running: its channel, the events it
+    /// published so far (a resumable run's) and a receiver of every later one, nothing missed or
+    /// repeated. `None` when the run ended before it could be joined: everything it leaves
+    /// (status, outcome, a resumable run's log) is then in the database.
+    pub async fn join(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+    ) -> Result<Option<Joined>, crate::db::DbError> {
+        let ch = self.channel(run_id);
+        let (history, events) = ch.subscribe_with_history();
+        let in_flight = ch.is_finished()
+            || self.db.get_run(thread_id, run_id).await?.is_some_and(|r| r.status.in_flight());
+        if in_flight || ch.is_finished() {
+            return Ok(Some(Joined { channel: ch, history, events }));
+        }
+        // The run ended before this channel was made: nobody will finish it.
+        let mut live = locked(&self.live);
+        if live.get(run_id).is_some_and(|c| Arc::ptr_eq(c, &ch)) {
+            live.remove(run_id);
+        }
+        Ok(None)
     }
 
     /// Tells the workers there is work.
@@ -353,12 +452,13 @@ impl Runs {
 
     async fn execute(&self, run: Run) {
         let ch = self.channel(&run.run_id);
-        ch.attach_thread(&run.thread_id, Arc::clone(&self.threads));
+        let resumable = run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
+        ch.start(&run.thread_id, Arc::clone(&self.threads), resumable);
         ch.publish("metadata".into(), &json!({"run_id": run.run_id, "attempt": 1}));
         let driven = tokio::select! {
             o = self.drive(&run, &ch) => Some(o),
             rollback = ch.cancelled() => {
-                if let Err(e) = self.finish_cancelled(&run, rollback).await {
+                if let Err(e) = self.finish_cancelled(&run, &ch, rollback).await {
                     tracing::error!(run_id = %run.run_id, "recording a cancelled run failed: {e}");
                 }
                 None
@@ -371,6 +471,13 @@ impl Runs {
                 tracing::error!(run_id = %run.run_id, "run failed before it started: {e}");
                 let err = json!({"error": "RuntimeError", "message": e});
                 ch.publish("error".into(), &err);
+                if let Err(e) = self
+                    .db
+                    .end_run(&run.thread_id, &run.run_id, RunStatus::Error, &ch.log(&run.run_id))
+                    .await
+                {
+                    tracing::error!(run_id = %run.run_id, "recording a failed run failed: {e}");
+                }
                 Outcome { status: RunStatus::Error, body: json!({"__error__": err}) }
             }
         };
@@ -382,12 +489,18 @@ impl Runs {
         self.wake();
     }
 
-    async fn finish_cancelled(&self, run: &Run, rollback: bool) -> Result<(), crate::db::DbError> {
+    async fn finish_cancelled(
+        &self,
+        run: &Run,
+        ch: &RunChannel,
+        rollback: bool,
+    ) -> Result<(), crate::db::DbError> {
         if rollback {
             self.db.rollback_run(&run.thread_id, &run.run_id).await?;
             self.settle_thread(&run.thread_id, None).await
         } else {
-            self.db.set_run_status(&run.run_id, RunStatus::Interrupted).await?;
+            let log = ch.log(&run.run_id);
+            self.db.end_run(&run.thread_id, &run.run_id, RunStatus::Interrupted, &log).await?;
             let err = json!({"error": "UserInterrupt", "message": format!("interrupt requested via POST /threads/{}/runs/{}/cancel", run.thread_id, run.run_id)});
             self.settle_thread(&run.thread_id, Some(err)).await
         }
@@ -485,7 +598,10 @@ impl Runs {
         if thread.config.is_empty() {
             thread.config.insert("configurable".into(), json!({}));
         }
-        self.db.finish_run(&run.run_id, status, &thread).await.map_err(db_err)?;
+        self.db
+            .finish_run(&run.run_id, status, &thread, &ch.log(&run.run_id))
+            .await
+            .map_err(db_err)?;
         Ok(Outcome { status, body })
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::{ApiError, Body, check_uuid, json_with, obj_field};
 use crate::AppState;
-use crate::runs::{Frame, RunChannel, new_run, new_thread};
+use crate::runs::{Frame, RUN_DONE, RunChannel, new_run, new_thread};
 
 /// Keep-alive cadence of streams and waits.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -284,18 +284,17 @@ fn sse_stream(
     with_ids: bool,
     filter: ModeFilter,
 ) -> impl Stream<Item = Result<String, std::convert::Infallible>> + Send {
+    let replay: Vec<Frame> = replay.into_iter().filter(|f| filter.matches(&f.event)).collect();
     sse_frames(replay, events, with_ids, move |f: &Frame| filter.matches(&f.event))
 }
 
-/// An SSE body: the replayed frames, then the live ones, those `filter` lets through; a
-/// heartbeat comment every 5 s (on a fixed timer); ends when `events` closes.
+/// An SSE body: the replayed frames (as they are), then the live ones `filter` lets through; a heartbeat comment every 5 s (on a fixed timer); ends when `events` closes.
 pub(crate) fn sse_frames(
     replay: Vec<Frame>,
     events: mpsc::UnboundedReceiver<Frame>,
     with_ids: bool,
     filter: impl Fn(&Frame) -> bool + Send + Sync + 'static,
 ) -> impl Stream<Item = Result<String, std::convert::Infallible>> + Send {
-    let replay: Vec<Frame> = replay.into_iter().filter(|f| filter(f)).collect();
     let replayed = stream::iter(replay.into_iter().map(move |f| Ok(frame_bytes(&f, with_ids))));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -558,14 +557,17 @@ async fn join_run(
         ));
     };
     let thread = st.thread(&tid).await?;
-    if run.status.in_flight() {
-        let channel = st.runs.channel(&rid);
-        let mut resp = Response::new(wait_body(channel, Some(stored_outcome(&thread))));
+    if run.status.in_flight()
+        && let Some(joined) = st.runs.join(&tid, &rid).await?
+    {
+        let mut resp = Response::new(wait_body(joined.channel, Some(stored_outcome(&thread))));
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         run_headers(&mut resp, &headers);
         return Ok(resp);
     }
+    // Over (perhaps since the first look): the thread has what it left.
+    let thread = st.thread(&tid).await?;
     Ok(json_with(stored_outcome(&thread), &headers))
 }
 
@@ -607,31 +609,40 @@ async fn join_run_stream(
         ));
     };
     let resumable = run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
-    let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    match st.runs.existing_channel(&rid).filter(|_| run.status.in_flight()) {
-        Some(ch) => {
-            let rx = ch.subscribe();
-            let replay: Vec<Frame> = match (&last_id, resumable) {
-                (Some(id), true) => ch
-                    .history()
-                    .into_iter()
-                    .filter(|f| id == "-" || f.id.as_str() > id.as_str())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let body = sse_stream(replay, rx, resumable, filter);
-            Ok(sse_response(HttpBody::from_stream(body), location, content_location))
-        }
+    // Without Last-Event-ID a join sees events from now on; with one, a resumable run's stored
+    // events after it first (`-`: all of them). The run-stream join does not validate the id.
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && resumable)
+        .map(str::to_string);
+    let joined = if run.status.in_flight() { st.runs.join(&tid, &rid).await? } else { None };
+    let (stored, events) = match joined {
+        Some(j) => (j.history, j.events),
         None => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            drop(tx);
-            Ok(sse_response(
-                HttpBody::from_stream(sse_stream(Vec::new(), rx, resumable, filter)),
-                location,
-                content_location,
-            ))
+            // Over: a resumable run's log is in the database; the stream closes after it.
+            let log = match &last_id {
+                Some(_) => st.db.run_log(&rid).await?,
+                None => Vec::new(),
+            };
+            (log, mpsc::unbounded_channel().1)
         }
-    }
+    };
+    let replay = match &last_id {
+        Some(id) => after_event(stored, id),
+        None => Vec::new(),
+    };
+    let body = sse_stream(replay, events, resumable, filter);
+    Ok(sse_response(HttpBody::from_stream(body), location, content_location))
+}
+
+/// The frames of a run's log that a resume from `last_id` replays: those with a greater id
+/// (`-`: all), up to the run's end marker.
+pub(crate) fn after_event(log: Vec<Frame>, last_id: &str) -> Vec<Frame> {
+    log.into_iter()
+        .take_while(|f| f.event != RUN_DONE)
+        .filter(|f| last_id == "-" || f.id.as_str() > last_id)
+        .collect()
 }
 
 #[derive(serde::Deserialize, Default)]

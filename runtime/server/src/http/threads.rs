@@ -1,5 +1,6 @@
 //! Threads, state and history (`api-contract.md` §2.3, §8).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::runs::{sse_frames, sse_response};
 use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
 use crate::AppState;
-use crate::runs::{Frame, new_thread};
+use crate::runs::{Frame, new_thread, thread_frame};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -157,9 +158,46 @@ async fn join_thread_stream(
         ));
     }
     let modes = ThreadModes::parse(q.stream_modes.as_deref())?;
+    // Subscribed before the logs are read: an event is then in a log, live, or both (and sent
+    // once), never in neither.
     let rx = st.runs.threads.subscribe(&id);
-    let body = sse_frames(Vec::new(), rx, true, move |f: &Frame| modes.matches(f));
+    let mut replay = Vec::new();
+    if let Some(last) = last_id {
+        let mut frames: Vec<Frame> =
+            st.db.thread_log(&id).await?.into_iter().map(|(_, f)| f).collect();
+        for ch in st.runs.thread_channels(&id) {
+            frames.extend(ch.history());
+        }
+        frames.retain(|f| last == "-" || after_id(&f.id, last));
+        frames.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut seen = HashSet::new();
+        for f in frames.into_iter().map(thread_frame) {
+            if modes.matches(&f) && seen.insert(f.clone()) {
+                replay.push(f);
+            }
+        }
+    }
+    let replayed: HashSet<Frame> = replay.iter().cloned().collect();
+    let body =
+        sse_frames(replay, rx, true, move |f: &Frame| modes.matches(f) && !replayed.contains(f));
     Ok(sse_response(axum::body::Body::from_stream(body), None, None))
+}
+
+/// Whether event id `id` comes after `last` (`<ms>`, `<ms>-<seq>` or `<ms>-*`): by time, then
+/// by sequence; after `<ms>-*` or a bare `<ms>` come the events of that millisecond too (as
+/// the real server's string comparison has it).
+fn after_id(id: &str, last: &str) -> bool {
+    let parse = |s: &str| -> (u64, Option<u64>) {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "*"));
+        (ms.parse().unwrap_or(0), seq.parse().ok())
+    };
+    let (ms, seq) = parse(id);
+    let (last_ms, last_seq) = parse(last);
+    match last_seq {
+        _ if ms != last_ms => ms > last_ms,
+        None => true,
+        Some(l) => seq.unwrap_or(0) > l,
+    }
 }
 
 /// The fields `select` may name (`ThreadSearchRequest.select`).
@@ -577,5 +615,27 @@ impl AppState {
     pub(crate) fn thread_graph(&self, thread: &orrery_api::Thread) -> Option<CompiledGraph> {
         let g = thread.metadata.get("graph_id").and_then(Value::as_str)?;
         self.registry.get(g).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{after_id, valid_event_id};
+
+    #[test]
+    fn event_ids_are_validated_and_compared_like_stream_ids() {
+        for ok in ["-", "1795599530012", "1795599530012-0", "1795599530012-*", "1-22"] {
+            assert!(valid_event_id(ok), "{ok}");
+        }
+        for bad in ["", "x", "-1", "1-", "1-2-3", "1-a", "1.5", " 1"] {
+            assert!(!valid_event_id(bad), "{bad}");
+        }
+        assert!(after_id("1795599530013-0", "1795599530012-0"));
+        assert!(!after_id("1795599530012-0", "1795599530012-0"));
+        assert!(!after_id("1795599530011-9", "1795599530012-0"));
+        assert!(after_id("1795599530012-10", "1795599530012-9"), "sequences compare as numbers");
+        assert!(after_id("1795599530012-0", "1795599530012-*"));
+        assert!(after_id("1795599530012-0", "1795599530012"));
+        assert!(!after_id("1795599530011-0", "1795599530012"));
     }
 }

@@ -120,13 +120,23 @@ impl Server {
         })
         .await
         .unwrap();
+        let mut s = Server::serve(state).await;
+        s.pg = pg;
+        s.data_dir = data_dir;
+        s
+    }
+
+    /// Serves `state` on a free port (the data dir and database are the caller's: an empty
+    /// directory is kept here, and no database is dropped).
+    pub async fn serve(state: Arc<AppState>) -> Server {
         let listener = orrery_runtime::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(orrery_runtime::serve(Arc::clone(&state), listener, async {
             let _ = rx.await;
         }));
-        Server { url, state, http: reqwest::Client::new(), data_dir, stop: Some(tx), pg }
+        let data_dir = tempdir::TempDir::create();
+        Server { url, state, http: reqwest::Client::new(), data_dir, stop: Some(tx), pg: None }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {

@@ -337,6 +337,12 @@ impl OpenStream {
 
     /// The next event (heartbeats skipped); panics after 15 s without one.
     async fn next(&mut self) -> Sse {
+        tokio::time::timeout(std::time::Duration::from_secs(15), self.next_event())
+            .await
+            .expect("an event within 15 s")
+    }
+
+    async fn next_event(&mut self) -> Sse {
         loop {
             if let Some(end) = self.buf.find("\r\n\r\n") {
                 let block: String = self.buf.drain(..end + 4).collect();
@@ -345,11 +351,7 @@ impl OpenStream {
                 }
                 continue;
             }
-            let chunk = tokio::time::timeout(std::time::Duration::from_secs(15), self.resp.chunk())
-                .await
-                .expect("an event within 15 s")
-                .unwrap()
-                .expect("the stream stays open");
+            let chunk = self.resp.chunk().await.unwrap().expect("the stream stays open");
             self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
         }
     }
@@ -492,4 +494,142 @@ async fn joins_say_where_to_reconnect(backend: Backend) {
     // The thread stream has neither (golden 62).
     let (_, h, _) = OpenStream::open(&s, &format!("/threads/{tid}/stream"), None).await;
     assert!(h.get("location").is_none() && h.get("content-location").is_none());
+}
+
+both!(a_resumable_run_replays_its_stream_after_the_end);
+async fn a_resumable_run_replays_its_stream_after_the_end(backend: Backend) {
+    let s = Server::start(backend).await;
+    let tid = new_thread(&s).await;
+    let modes = json!({"stream_resumable": true, "stream_mode": ["values", "updates"]});
+    let rid = slow_run(&s, &tid, 300, modes).await;
+    let path = format!("/threads/{tid}/runs/{rid}/stream");
+    // Joined while it runs, from the start.
+    let (_, _, live) = get_sse(&s, &path, Some("-")).await;
+    assert_eq!(names(&live), ["metadata", "values", "updates", "values"]);
+    assert!(live.iter().all(|e| e.id.is_some()));
+    let ids: Vec<&str> = live.iter().map(|e| e.id.as_deref().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids strictly increase: {ids:?}");
+    wait_status(&s, &tid, &rid, |st| st == Some("success")).await;
+
+    // After the end (golden 42): `-` replays everything stored, with the same ids.
+    let (st, h, replay) = get_sse(&s, &path, Some("-")).await;
+    assert_eq!(st, 200);
+    assert_eq!(header(&h, "location"), Some(path.as_str()));
+    assert_eq!(replay, live);
+    // From an id: what came after it.
+    let (_, _, rest) = get_sse(&s, &path, live[1].id.as_deref()).await;
+    assert_eq!(rest, live[2..]);
+    let (_, _, none) = get_sse(&s, &path, live[3].id.as_deref()).await;
+    assert!(none.is_empty());
+    // Filtered by mode.
+    let (_, _, updates) = get_sse(&s, &format!("{path}?stream_mode=updates"), Some("-")).await;
+    assert_eq!(names(&updates), ["updates"]);
+    // Without Last-Event-ID, or with garbage (not validated on run streams): nothing.
+    assert!(get_sse(&s, &path, None).await.2.is_empty());
+    let (st, _, garbage) = get_sse(&s, &path, Some("not-an-id")).await;
+    assert_eq!((st, garbage.len()), (200, 0));
+
+    // A run that is not resumable keeps nothing.
+    let plain = slow_run(&s, &tid, 10, json!({})).await;
+    wait_status(&s, &tid, &plain, |st| st == Some("success")).await;
+    let (_, _, nothing) =
+        get_sse(&s, &format!("/threads/{tid}/runs/{plain}/stream"), Some("-")).await;
+    assert!(nothing.is_empty());
+    assert!(s.state.db.run_log(&plain).await.unwrap().is_empty());
+
+    // A cancelled resumable run keeps what it published.
+    let cancelled = slow_run(&s, &tid, 5_000, json!({"stream_resumable": true})).await;
+    wait_status(&s, &tid, &cancelled, |st| st == Some("running")).await;
+    let cancel = format!("/threads/{tid}/runs/{cancelled}/cancel?wait=1");
+    assert_eq!(s.post(&cancel, json!({})).await.0, 200);
+    let (_, _, partial) =
+        get_sse(&s, &format!("/threads/{tid}/runs/{cancelled}/stream"), Some("-")).await;
+    assert_eq!(partial[0].event, "metadata");
+    assert_eq!(partial[0].data["run_id"], json!(cancelled));
+    assert!(
+        !names(&partial).contains(&"updates"),
+        "the node never finished: {:?}",
+        names(&partial)
+    );
+
+    // The log is in the database: another process on it replays the same.
+    let other = restarted(&s).await;
+    let (_, _, again) = get_sse(&other, &path, Some("-")).await;
+    assert_eq!(again, live);
+    drop(other);
+
+    // It goes with its run.
+    assert_eq!(
+        s.send(reqwest::Method::DELETE, &format!("/threads/{tid}/runs/{rid}"), None).await.0,
+        204
+    );
+    assert!(s.state.db.run_log(&rid).await.unwrap().is_empty());
+    assert!(!s.state.db.run_log(&cancelled).await.unwrap().is_empty());
+    assert_eq!(s.send(reqwest::Method::DELETE, &format!("/threads/{tid}"), None).await.0, 204);
+    assert!(s.state.db.run_log(&cancelled).await.unwrap().is_empty());
+}
+
+/// A second server on the same database (what a restart finds).
+async fn restarted(s: &Server) -> Server {
+    let state = orrery_runtime::AppState::start(&orrery_runtime::Options {
+        data_dir: s.data_dir.0.clone(),
+        workers: 1,
+        database_uri: s.pg.as_ref().map(crate::PgDatabase::uri),
+    })
+    .await
+    .unwrap();
+    Server::serve(state).await
+}
+
+both!(a_long_log_is_stored_whole);
+async fn a_long_log_is_stored_whole(backend: Backend) {
+    let s = Server::start(backend).await;
+    let tid = new_thread(&s).await;
+    let rid = uuid::Uuid::now_v7().to_string();
+    // More frames than one INSERT statement takes.
+    let log: Vec<orrery_runtime::runs::Frame> = (0..401)
+        .map(|i| orrery_runtime::runs::Frame {
+            event: "custom".into(),
+            data: json!({"i": i}).to_string(),
+            id: format!("{}-0", 1_795_599_530_000_i64 + i),
+        })
+        .collect();
+    s.state.db.end_run(&tid, &rid, orrery_api::RunStatus::Success, &log).await.unwrap();
+    assert_eq!(s.state.db.run_log(&rid).await.unwrap(), log);
+    let by_thread = s.state.db.thread_log(&tid).await.unwrap();
+    assert_eq!(by_thread.len(), 401);
+    assert!(by_thread.iter().all(|(r, _)| *r == rid));
+}
+
+both!(the_thread_stream_replays_resumable_runs_from_last_event_id);
+async fn the_thread_stream_replays_resumable_runs_from_last_event_id(backend: Backend) {
+    let s = Server::start(backend).await;
+    let tid = new_thread(&s).await;
+    let first = slow_run(&s, &tid, 10, json!({"stream_resumable": true})).await;
+    let plain = slow_run(&s, &tid, 10, json!({})).await;
+    wait_status(&s, &tid, &plain, |st| st == Some("success")).await;
+    let path = format!("/threads/{tid}/stream");
+    // `-`: every stored event of the thread's resumable runs, with their run_done markers.
+    let (st, _, mut stream) = OpenStream::open(&s, &path, Some("-")).await;
+    assert_eq!(st, 200);
+    let got = stream.until_run_done().await;
+    assert_eq!(names(&got), ["metadata", "values", "values", "metadata"]);
+    assert_eq!(got[0].data["run_id"], json!(first));
+    assert_eq!(got[3].data, json!({"status": "run_done", "run_id": first}));
+    // Then live: a new run, not replayed twice.
+    let live = slow_run(&s, &tid, 10, json!({"stream_resumable": true})).await;
+    let next = stream.until_run_done().await;
+    assert_eq!(names(&next), ["metadata", "values", "values", "metadata"]);
+    assert_eq!(next[0].data["run_id"], json!(live));
+    wait_status(&s, &tid, &live, |st| st == Some("success")).await;
+    // From an id: what came after it, across runs; lifecycle filters the replay too.
+    let (_, _, mut from) = OpenStream::open(&s, &path, got[2].id.as_deref()).await;
+    let after = from.until_run_done().await;
+    assert_eq!(names(&after), ["metadata"], "the first run's marker");
+    let after = from.until_run_done().await;
+    assert_eq!(after.len(), 4, "then the second resumable run");
+    let (_, _, mut life) =
+        OpenStream::open(&s, &format!("{path}?stream_modes=lifecycle"), Some("-")).await;
+    assert_eq!(names(&life.until_run_done().await), ["metadata", "metadata"]);
+    assert_eq!(names(&life.until_run_done().await), ["metadata", "metadata"]);
 }
