@@ -292,7 +292,13 @@ pub fn classify(path: &str, dir: &Path) -> Option<GraphSource> {
     }
     let plain = path.to_ascii_lowercase();
     if [".yaml", ".yml", ".json"].iter().any(|e| plain.ends_with(e)) {
-        return Some(GraphSource::File(dir.join(path)));
+        // `dir/./graphs/a.yaml` reads better as `dir/graphs/a.yaml` in messages.
+        let full: PathBuf = dir
+            .join(path)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        return Some(GraphSource::File(full));
     }
     None
 }
@@ -463,7 +469,7 @@ mod tests {
         );
         assert_eq!(
             classify("./graphs/j.yaml", d),
-            Some(GraphSource::File(PathBuf::from("/p/./graphs/j.yaml")))
+            Some(GraphSource::File(PathBuf::from("/p/graphs/j.yaml")))
         );
         assert_eq!(classify("native:echo", d), Some(GraphSource::Native("echo".into())));
         assert_eq!(classify("./what.txt", d), None);

@@ -186,3 +186,40 @@ def test_crons(url):
     assert c.crons.count() == 0
     with pytest.raises(NotFoundError):
         c.crons.delete(cid)
+
+
+def test_jarvis_flow(url):
+    """The bundled Jarvis example: tool call, approval interrupt, resume with a command, answer."""
+    c = get_sync_client(url=url)
+    tid = c.threads.create()["thread_id"]
+    parts = list(
+        c.runs.stream(
+            tid,
+            "jarvis",
+            input=human("The printer on floor 3 is jammed"),
+            config={"configurable": {"user_email": "anuj@acme.com"}},
+            stream_mode=["messages-tuple", "updates"],
+        )
+    )
+    tokens = [p.data[0]["content"] for p in parts if p.event == "messages" and p.data[0]["content"]]
+    assert len(tokens) > 8 and "".join(tokens).startswith("Sorry about that.")
+    assert [k for p in parts if p.event == "updates" for k in p.data] == ["agent", "tools", "agent", "__interrupt__"]
+    state = c.threads.get_state(tid)
+    assert state["next"] == ["approve"]
+    asked = state["tasks"][0]["interrupts"][0]["value"]
+    assert asked["action"] == "create_ticket" and asked["args"]["requester"] == "anuj@acme.com"
+    assert c.threads.get(tid)["status"] == "interrupted"
+
+    out = c.runs.wait(tid, "jarvis", command={"resume": {"approved": True}})
+    assert out["messages"][-1]["content"].startswith("Done: ticket HD-")
+    assert [m["type"] for m in out["messages"]] == ["human", "ai", "tool", "ai", "tool", "ai"]
+    assert c.threads.get(tid)["status"] == "idle"
+    steps = [h["metadata"]["step"] for h in c.threads.get_history(tid, limit=50)]
+    assert steps == list(range(max(steps), -2, -1)), steps
+
+    spanish = [a for a in c.assistants.search(graph_id="jarvis") if a["name"] == "jarvis-spanish"]
+    assert len(spanish) == 1
+    schemas = c.assistants.get_schemas(spanish[0]["assistant_id"])
+    assert schemas["config_schema"]["properties"]["user_email"]["default"] == "priya@acme.com"
+    out = c.runs.wait(None, spanish[0]["assistant_id"], input=human("hola"))
+    assert out["messages"][-1]["content"].startswith("¡Hola! Soy Jarvis")
