@@ -244,6 +244,29 @@ async fn threads_list(
     remote::threads(&target, assistant_id.as_deref(), limit.clamp(1, 1000), offset).await
 }
 
+/// A thread's latest state: values, next, tasks, interrupts, checkpoint.
+#[tauri::command]
+async fn thread_state(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+) -> Cmd<serde_json::Value> {
+    let target = shell.target(&conn)?;
+    remote::thread_state(&target, &thread_id).await
+}
+
+/// Up to `limit` of a thread's checkpoints (states), newest first.
+#[tauri::command]
+async fn thread_history(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+    limit: u32,
+) -> Cmd<Vec<serde_json::Value>> {
+    let target = shell.target(&conn)?;
+    remote::thread_history(&target, &thread_id, limit.clamp(1, 1000)).await
+}
+
 #[tauri::command]
 fn local_runtime(shell: tauri::State<'_, Shell>) -> LocalRuntimeView {
     shell.sidecar.view()
@@ -290,6 +313,8 @@ pub fn run() {
             assistants_list,
             assistant_graph,
             threads_list,
+            thread_state,
+            thread_history,
             local_runtime,
             local_runtime_set_project,
         ])

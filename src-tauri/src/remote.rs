@@ -107,3 +107,29 @@ pub async fn threads(
     };
     client(target)?.threads().search(&query).await.map_err(|e| describe(&e))
 }
+
+/// A thread's latest state (`GET /threads/{id}/state`), as the server sent it.
+pub async fn thread_state(target: &Target, thread_id: &str) -> Result<Value, String> {
+    let state =
+        client(target)?.threads().get_state(thread_id, false).await.map_err(|e| describe(&e))?;
+    serde_json::to_value(state).map_err(|e| format!("cannot encode the thread state: {e}"))
+}
+
+/// Up to `limit` of a thread's checkpoints, newest first (`POST /threads/{id}/history`).
+pub async fn thread_history(
+    target: &Target,
+    thread_id: &str,
+    limit: u32,
+) -> Result<Vec<Value>, String> {
+    let query =
+        orrery_client::HistorySearch { limit: Some(u64::from(limit)), ..Default::default() };
+    let states = client(target)?
+        .threads()
+        .search_history(thread_id, &query)
+        .await
+        .map_err(|e| describe(&e))?;
+    states
+        .into_iter()
+        .map(|s| serde_json::to_value(s).map_err(|e| format!("cannot encode a checkpoint: {e}")))
+        .collect()
+}

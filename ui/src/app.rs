@@ -199,6 +199,8 @@ fn keyboard(state: AppState) {
                     state.chrome.confirm_remove.set(None);
                 } else if state.graph.node.get_untracked().is_some() {
                     state.graph.node.set(None);
+                } else if state.browse.thread.get_untracked().is_some() {
+                    state.close_thread();
                 }
             }
             "ArrowUp" | "ArrowDown" => {

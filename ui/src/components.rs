@@ -16,6 +16,8 @@ pub mod icons;
 pub mod local_runtime;
 // The connection list.
 pub mod sidebar;
+// One thread: checkpoint timeline, state as a JSON tree, chat, pending interrupts.
+pub mod thread;
 
 use orrery_api::desktop::{HealthState, SidecarState};
 

@@ -99,6 +99,19 @@ pub struct GraphView {
     epoch: StoredValue<u64>,
 }
 
+/// The open thread (the Thread view): its latest state and its checkpoints.
+#[derive(Clone, Copy)]
+pub struct ThreadView {
+    /// `GET /threads/{id}/state`.
+    pub state: RwSignal<Load<serde_json::Value>>,
+    /// The checkpoints, newest first.
+    pub history: RwSignal<Load<Vec<serde_json::Value>>>,
+    /// The selected checkpoint's id (`None`: the current one).
+    pub checkpoint: RwSignal<Option<String>>,
+    /// Bumped whenever the thread is asked for again, to drop late answers.
+    epoch: StoredValue<u64>,
+}
+
 /// Which form is open.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormMode {
@@ -138,6 +151,8 @@ pub struct AppState {
     pub browse: Browse,
     /// The selected assistant's graph.
     pub graph: GraphView,
+    /// The open thread.
+    pub thread: ThreadView,
     /// Banner, forms, theme, clock.
     pub chrome: Chrome,
 }
@@ -175,6 +190,12 @@ impl AppState {
                 xray: RwSignal::new(false),
                 collapsed: RwSignal::new(BTreeSet::new()),
                 node: RwSignal::new(None),
+                epoch: StoredValue::new(0),
+            },
+            thread: ThreadView {
+                state: RwSignal::new(Load::Idle),
+                history: RwSignal::new(Load::Idle),
+                checkpoint: RwSignal::new(None),
                 epoch: StoredValue::new(0),
             },
             chrome: Chrome {
@@ -383,8 +404,61 @@ impl AppState {
 
     fn reset_threads(self) {
         self.browse.threads_epoch.update_value(|e| *e += 1);
-        self.browse.thread.set(None);
+        self.close_thread();
         self.browse.threads.set(ThreadList::default());
+    }
+
+    /// Opens a thread in the Thread view and loads its state and checkpoints.
+    pub fn open_thread(self, id: String) {
+        self.browse.thread.set(Some(id));
+        self.load_thread();
+    }
+
+    /// Back to the thread list.
+    pub fn close_thread(self) {
+        self.thread.epoch.update_value(|e| *e += 1);
+        self.browse.thread.set(None);
+        self.thread.checkpoint.set(None);
+        self.thread.state.set(Load::Idle);
+        self.thread.history.set(Load::Idle);
+    }
+
+    /// Asks for the open thread's state and checkpoints (again).
+    pub fn load_thread(self) {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
+        else {
+            return;
+        };
+        self.thread.epoch.update_value(|e| *e += 1);
+        let epoch = self.thread.epoch.get_value();
+        self.thread.checkpoint.set(None);
+        self.thread.state.set(Load::Loading);
+        self.thread.history.set(Load::Loading);
+        spawn_local(async move {
+            let state = transport::thread_state(&conn, &thread).await;
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            match state {
+                Ok(v) => self.thread.state.set(Load::Ready(v)),
+                Err(e) => {
+                    self.thread.state.set(Load::Failed(e.clone()));
+                    self.report(e);
+                }
+            }
+            let history = transport::thread_history(&conn, &thread).await;
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            match history {
+                Ok(list) => self.thread.history.set(Load::Ready(list)),
+                Err(e) => {
+                    self.thread.history.set(Load::Failed(e.clone()));
+                    self.report(e);
+                }
+            }
+        });
     }
 
     /// Loads the first page of threads again.

@@ -93,6 +93,21 @@ struct GraphOf<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadOf<'a> {
+    conn: &'a str,
+    thread_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryOf<'a> {
+    conn: &'a str,
+    thread_id: &'a str,
+    limit: u32,
+}
+
+#[derive(Serialize)]
 struct Project<'a> {
     path: Option<&'a str>,
 }
@@ -144,6 +159,19 @@ pub async fn threads_list(
     offset: u32,
 ) -> Result<Vec<Thread>, String> {
     call("threads_list", &ThreadsPage { conn, assistant_id, limit: THREAD_PAGE, offset }).await
+}
+
+/// How many checkpoints the thread view's timeline asks for.
+pub const HISTORY_LIMIT: u32 = 50;
+
+/// A thread's latest state (`values`, `next`, `tasks`, `interrupts`, `checkpoint`, ...).
+pub async fn thread_state(conn: &str, thread_id: &str) -> Result<serde_json::Value, String> {
+    call("thread_state", &ThreadOf { conn, thread_id }).await
+}
+
+/// A thread's checkpoints, newest first.
+pub async fn thread_history(conn: &str, thread_id: &str) -> Result<Vec<serde_json::Value>, String> {
+    call("thread_history", &HistoryOf { conn, thread_id, limit: HISTORY_LIMIT }).await
 }
 
 /// The embedded runtime's state and log.

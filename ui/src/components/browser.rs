@@ -6,6 +6,7 @@ use orrery_api::desktop::HealthState;
 use orrery_api::{Assistant, Thread};
 
 use crate::components::graph::GraphPanel;
+use crate::components::thread::ThreadPanel;
 use crate::components::{ago, icons};
 use crate::format::short_id;
 use crate::state::{Load, Tab, use_app};
@@ -15,6 +16,7 @@ use crate::state::{Load, Tab, use_app};
 pub fn Browser() -> impl IntoView {
     let state = use_app();
     let tab = state.graph.tab;
+    let open = Memo::new(move |_| state.browse.thread.with(Option::is_some));
     let tab_button = move |which: Tab, id: &'static str, text: &'static str| {
         view! {
             <button
@@ -40,6 +42,7 @@ pub fn Browser() -> impl IntoView {
                 </div>
                 {move || match tab.get() {
                     Tab::Graph => view! { <GraphPanel /> }.into_any(),
+                    Tab::Threads if open.get() => view! { <ThreadPanel /> }.into_any(),
                     Tab::Threads => view! { <Threads /> }.into_any(),
                 }}
             </div>
@@ -47,7 +50,7 @@ pub fn Browser() -> impl IntoView {
     }
 }
 
-fn loading(text: &'static str) -> impl IntoView {
+pub(crate) fn loading(text: &'static str) -> impl IntoView {
     view! {
         <div class="loading" role="status">
             <span class="spinner"></span>
@@ -264,7 +267,7 @@ fn ThreadItem(t: Thread) -> impl IntoView {
     };
     let select = {
         let id = t.thread_id.clone();
-        move |_| state.browse.thread.set(Some(id.clone()))
+        move |_| state.open_thread(id.clone())
     };
     let status = t.status.as_str();
     let updated = t.updated_at.clone();

@@ -1,0 +1,503 @@
+//! The Thread view: the open thread's checkpoint timeline (newest first) beside the selected
+//! checkpoint: what runs next and its pending interrupts, its messages as a chat, and its
+//! values as a collapsible JSON tree.
+
+use leptos::prelude::*;
+use serde_json::Value;
+
+use crate::components::browser::loading;
+use crate::components::{ago, icons};
+use crate::format::short_id;
+use crate::state::{Load, use_app};
+
+/// The id of the checkpoint a state (or history entry) is at.
+fn checkpoint_id(state: &Value) -> Option<String> {
+    state
+        .pointer("/checkpoint/checkpoint_id")
+        .or_else(|| state.get("checkpoint_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The nodes that wrote a checkpoint: the keys of its `metadata.writes` when the server keeps
+/// them, else (a `loop` step) the tasks its parent checkpoint planned, which are what ran.
+fn writers(state: &Value, parent: Option<&Value>) -> Vec<String> {
+    if let Some(writes) = state.pointer("/metadata/writes").and_then(Value::as_object)
+        && !writes.is_empty()
+    {
+        return writes.keys().cloned().collect();
+    }
+    if state.pointer("/metadata/source").and_then(Value::as_str) != Some("loop") {
+        return Vec::new();
+    }
+    task_names(parent)
+}
+
+/// The names of a state's tasks.
+fn task_names(state: Option<&Value>) -> Vec<String> {
+    state
+        .and_then(|s| s.get("tasks"))
+        .and_then(Value::as_array)
+        .map(|tasks| {
+            tasks.iter().filter_map(|t| t.get("name").and_then(Value::as_str)).map(str::to_string)
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The id of a state's parent checkpoint.
+fn parent_id(state: &Value) -> Option<String> {
+    state
+        .pointer("/parent_checkpoint/checkpoint_id")
+        .or_else(|| state.get("parent_checkpoint_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The open thread.
+#[component]
+pub fn ThreadPanel() -> impl IntoView {
+    let state = use_app();
+    let tv = state.thread;
+    let id = move || state.browse.thread.get().unwrap_or_default();
+    let status = move || {
+        let id = id();
+        state.browse.threads.with(|t| {
+            t.items.iter().find(|x| x.thread_id == id).map(|x| x.status.as_str().to_string())
+        })
+    };
+    // The checkpoints to list: the history, or the latest state alone when the history is
+    // empty but the state has a checkpoint.
+    let checkpoints = Memo::new(move |_| match tv.history.get() {
+        Load::Ready(list) if !list.is_empty() => list,
+        Load::Ready(_) => match tv.state.get() {
+            Load::Ready(s) if checkpoint_id(&s).is_some() => vec![s],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    });
+    let current = Memo::new(move |_| {
+        let from_state = tv.state.with(|s| match s {
+            Load::Ready(s) => checkpoint_id(s),
+            _ => None,
+        });
+        from_state.or_else(|| checkpoints.with(|c| c.first().and_then(checkpoint_id)))
+    });
+    let selected_id = Memo::new(move |_| tv.checkpoint.get().or_else(|| current.get()));
+    // The selected checkpoint's state; the latest state when there is no checkpoint at all.
+    let selected = Memo::new(move |_| {
+        let wanted = selected_id.get();
+        let found = checkpoints.with(|list| {
+            list.iter().find(|c| wanted.is_some() && checkpoint_id(c) == wanted).cloned()
+        });
+        found.or_else(|| match tv.state.get() {
+            Load::Ready(s) => Some(s),
+            _ => None,
+        })
+    });
+
+    let status_view =
+        move || status().map(|s| view! { <span class=format!("status {s}")>{s.clone()}</span> });
+    let body = move || {
+        let failed = match (tv.state.get(), tv.history.get()) {
+            (Load::Failed(e), _) | (_, Load::Failed(e)) => Some(e),
+            _ => None,
+        };
+        if let Some(e) = failed {
+            return view! {
+                <div class="list-error">
+                    <p>{e}</p>
+                    <button type="button" on:click=move |_| state.load_thread()>
+                        "Retry"
+                    </button>
+                </div>
+            }
+            .into_any();
+        }
+        let ready = tv.state.with(|s| matches!(s, Load::Ready(_)))
+            && tv.history.with(|h| matches!(h, Load::Ready(_)));
+        if !ready {
+            return loading("Loading thread…").into_any();
+        }
+        view! {
+            <div class="thread-body">
+                <Timeline checkpoints=checkpoints current=current selected=selected_id />
+                <div class="checkpoint-detail">
+                    {move || {
+                        selected
+                            .get()
+                            .map(|s| view! { <Checkpoint s=s /> }.into_any())
+                            .unwrap_or_else(|| ().into_any())
+                    }}
+                </div>
+            </div>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section id="thread-view" class="pane" data-id=id>
+            <header class="pane-head thread-head">
+                <button
+                    id="thread-back"
+                    type="button"
+                    class="icon-button"
+                    title="Back to the threads (Esc)"
+                    aria-label="Back to the threads"
+                    on:click=move |_| state.close_thread()
+                >
+                    "←"
+                </button>
+                <h3 id="thread-id" class="mono" title=id>
+                    {move || short_id(&id()).to_string()}
+                </h3>
+                {status_view}
+                <span class="spacer"></span>
+                <button
+                    id="thread-refresh"
+                    type="button"
+                    class="icon-button"
+                    title="Reload the thread"
+                    aria-label="Reload the thread"
+                    on:click=move |_| state.load_thread()
+                >
+                    {icons::refresh()}
+                </button>
+            </header>
+            {body}
+        </section>
+    }
+}
+
+/// The checkpoints, newest first; a click selects one.
+#[component]
+fn Timeline(
+    checkpoints: Memo<Vec<Value>>,
+    current: Memo<Option<String>>,
+    selected: Memo<Option<String>>,
+) -> impl IntoView {
+    let state = use_app();
+    let items = move || {
+        let list = checkpoints.get();
+        let parent_of = |c: &Value| {
+            let pid = parent_id(c)?;
+            list.iter().find(|p| checkpoint_id(p).as_deref() == Some(pid.as_str()))
+        };
+        list.iter()
+            .map(|c| {
+                let id = checkpoint_id(c).unwrap_or_default();
+                let step = c.pointer("/metadata/step").map(Value::to_string).unwrap_or_default();
+                let source = c
+                    .pointer("/metadata/source")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let writers = writers(c, parent_of(c)).join(", ");
+                let next = task_names(Some(c)).join(", ");
+                let next = (!next.is_empty()).then(|| {
+                    view! { <span class="cp-next mono" title="Runs next">{format!("→ {next}")}</span> }
+                });
+                let created = c.get("created_at").and_then(Value::as_str).unwrap_or("").to_string();
+                let is_current = {
+                    let id = id.clone();
+                    move || current.with(|c| c.as_deref() == Some(id.as_str()))
+                };
+                let is_selected = {
+                    let id = id.clone();
+                    move || selected.with(|c| c.as_deref() == Some(id.as_str()))
+                };
+                let pick = {
+                    let id = id.clone();
+                    move |_| state.thread.checkpoint.set(Some(id.clone()))
+                };
+                let when = {
+                    let created = created.clone();
+                    move || ago(&created, state.chrome.now.get())
+                };
+                view! {
+                    <li
+                        class="checkpoint"
+                        class:current=is_current
+                        class:selected=is_selected.clone()
+                        data-id=id.clone()
+                        role="option"
+                        aria-selected=move || if is_selected() { "true" } else { "false" }
+                        title=id
+                        on:click=pick
+                    >
+                        <span class="cp-step">{format!("#{step}")}</span>
+                        <span class=format!("cp-source {source}")>{source.clone()}</span>
+                        <span class="cp-writers">
+                            <span class="mono">{writers}</span>
+                            {next}
+                        </span>
+                        <span class="cp-time" title=created>
+                            {when}
+                        </span>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    let empty = move || {
+        checkpoints
+            .with(Vec::is_empty)
+            .then(|| view! { <p class="empty">"No checkpoints yet: the thread never ran"</p> })
+    };
+    view! {
+        <div class="timeline-pane">
+            <div class="side-caption">"Checkpoints"</div>
+            <ol id="timeline" role="listbox" aria-label="Checkpoints">
+                {items}
+            </ol>
+            {empty}
+        </div>
+    }
+}
+
+/// One checkpoint: what is pending, the chat, the values.
+#[component]
+fn Checkpoint(s: Value) -> impl IntoView {
+    let values = s.get("values").cloned().unwrap_or(Value::Null);
+    let messages = values.get("messages").and_then(Value::as_array).cloned();
+    let next: Vec<String> = s
+        .get("next")
+        .and_then(Value::as_array)
+        .map(|n| n.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    let interrupts = interrupts_of(&s);
+    let created = s.get("created_at").and_then(Value::as_str).unwrap_or("").to_string();
+    let id = checkpoint_id(&s).unwrap_or_default();
+
+    let pending = (!next.is_empty() || !interrupts.is_empty()).then(|| {
+        let next_view = (!next.is_empty()).then(|| {
+            view! {
+                <div class="next">
+                    <span class="label">"Next"</span>
+                    {next
+                        .into_iter()
+                        .map(|n| view! { <span class="node-pill mono">{n}</span> })
+                        .collect_view()}
+                </div>
+            }
+        });
+        let interrupt_views = interrupts
+            .into_iter()
+            .map(|(task, value)| {
+                view! {
+                    <div class="interrupt">
+                        <div class="interrupt-head">
+                            "Interrupt"
+                            {task.map(|t| view! { <span class="mono">{format!(" in {t}")}</span> })}
+                        </div>
+                        <div class="json-tree">{json_node(None, &value, 0)}</div>
+                    </div>
+                }
+            })
+            .collect_view();
+        view! {
+            <div id="pending" class="detail-section">
+                {next_view}
+                {interrupt_views}
+            </div>
+        }
+    });
+
+    let chat = messages.map(|list| {
+        view! {
+            <div class="detail-section">
+                <div class="side-caption">{format!("Messages ({})", list.len())}</div>
+                <div id="chat">{list.iter().map(message).collect_view()}</div>
+            </div>
+        }
+    });
+
+    view! {
+        <div class="checkpoint-head">
+            <span class="mono" title=id.clone()>
+                {if id.is_empty() { "no checkpoint".to_string() } else { id.clone() }}
+            </span>
+            <span class="muted">{created}</span>
+        </div>
+        {pending}
+        {chat}
+        <div class="detail-section">
+            <div class="side-caption">"State"</div>
+            <div id="state-json" class="json-tree">
+                {json_node(None, &values, 0)}
+            </div>
+        </div>
+    }
+}
+
+/// The pending interrupts of a state: its own `interrupts`, else those of its tasks, with the
+/// task's name when known.
+fn interrupts_of(s: &Value) -> Vec<(Option<String>, Value)> {
+    let own: Vec<(Option<String>, Value)> = s
+        .get("interrupts")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter().map(|i| (None, i.get("value").cloned().unwrap_or_else(|| i.clone()))).collect()
+        })
+        .unwrap_or_default();
+    if !own.is_empty() {
+        return own;
+    }
+    let mut out = Vec::new();
+    for task in s.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+        let name = task.get("name").and_then(Value::as_str).map(str::to_string);
+        for i in task.get("interrupts").and_then(Value::as_array).into_iter().flatten() {
+            out.push((name.clone(), i.get("value").cloned().unwrap_or_else(|| i.clone())));
+        }
+    }
+    out
+}
+
+/// A message's text: a string, or the text blocks of a list of content blocks (other blocks as
+/// JSON).
+fn text_of(content: Option<&Value>) -> String {
+    match content {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(blocks)) => blocks
+            .iter()
+            .map(|b| match (b.get("type").and_then(Value::as_str), b.get("text")) {
+                (Some("text"), Some(Value::String(t))) => t.clone(),
+                _ => b.as_str().map(str::to_string).unwrap_or_else(|| b.to_string()),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// One message of a chat (LangChain's `type` or OpenAI's `role`).
+fn message(m: &Value) -> AnyView {
+    let kind = m.get("type").or_else(|| m.get("role")).and_then(Value::as_str).unwrap_or("");
+    let (class, label) = match kind {
+        "human" | "user" | "HumanMessage" => ("human", "Human"),
+        "ai" | "assistant" | "AIMessage" | "AIMessageChunk" => ("ai", "AI"),
+        "tool" | "ToolMessage" => ("tool", "Tool"),
+        "system" | "SystemMessage" => ("system", "System"),
+        _ => ("other", "Message"),
+    };
+    let name = m.get("name").and_then(Value::as_str).map(str::to_string);
+    let text = text_of(m.get("content"));
+    let calls = m.get("tool_calls").and_then(Value::as_array).map(|calls| {
+        calls
+            .iter()
+            .map(|c| {
+                let name = c
+                    .get("name")
+                    .or_else(|| c.pointer("/function/name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                let args = c
+                    .get("args")
+                    .or_else(|| c.pointer("/function/arguments"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let args = match args {
+                    Value::String(s) => s,
+                    other => serde_json::to_string_pretty(&other).unwrap_or_default(),
+                };
+                let call_id = c.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+                view! {
+                    <div class="tool-call" title=call_id>
+                        <span class="tool-name mono">{name}</span>
+                        <pre class="tool-args">{args}</pre>
+                    </div>
+                }
+            })
+            .collect_view()
+    });
+    let call_of = (class == "tool")
+        .then(|| m.get("tool_call_id").and_then(Value::as_str).map(str::to_string))
+        .flatten();
+    let failed = m.get("status").and_then(Value::as_str) == Some("error");
+    view! {
+        <div class=format!("msg {class}") class:failed=failed>
+            <div class="msg-role">
+                {label}
+                {name.map(|n| view! { <span class="msg-name mono">{n}</span> })}
+                {call_of.map(|c| view! { <span class="msg-call muted mono">{c}</span> })}
+            </div>
+            {(!text.is_empty()).then(|| view! { <div class="msg-text">{text}</div> })}
+            {calls}
+        </div>
+    }
+    .into_any()
+}
+
+/// A JSON value as a tree: objects and arrays collapsible (open to depth 2), scalars coloured.
+fn json_node(key: Option<String>, v: &Value, depth: usize) -> AnyView {
+    let open = depth < 2;
+    let key_view = key.map(|k| {
+        view! {
+            <span class="jt-key">{k}</span>
+            <span class="jt-punct">": "</span>
+        }
+    });
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            let children =
+                map.iter().map(|(k, v)| json_node(Some(k.clone()), v, depth + 1)).collect_view();
+            let n = map.len();
+            view! {
+                <details class="jt" open=open>
+                    <summary>
+                        {key_view}
+                        <span class="jt-punct">"{"</span>
+                        <span class="jt-count">
+                            {format!("{n} key{}", if n == 1 { "" } else { "s" })}
+                        </span>
+                    </summary>
+                    <div class="jt-children">{children}</div>
+                    <span class="jt-punct jt-close">"}"</span>
+                </details>
+            }
+            .into_any()
+        }
+        Value::Array(list) if !list.is_empty() => {
+            let children = list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json_node(Some(i.to_string()), v, depth + 1))
+                .collect_view();
+            let n = list.len();
+            view! {
+                <details class="jt" open=open>
+                    <summary>
+                        {key_view}
+                        <span class="jt-punct">"["</span>
+                        <span class="jt-count">
+                            {format!("{n} item{}", if n == 1 { "" } else { "s" })}
+                        </span>
+                    </summary>
+                    <div class="jt-children">{children}</div>
+                    <span class="jt-punct jt-close">"]"</span>
+                </details>
+            }
+            .into_any()
+        }
+        leaf => {
+            let (class, text) = match leaf {
+                Value::String(s) => ("jt-str", serde_json::to_string(s).unwrap_or_default()),
+                Value::Number(n) => ("jt-num", n.to_string()),
+                Value::Bool(b) => ("jt-bool", b.to_string()),
+                Value::Null => ("jt-null", "null".to_string()),
+                Value::Object(_) => ("jt-punct", "{}".to_string()),
+                Value::Array(_) => ("jt-punct", "[]".to_string()),
+            };
+            view! {
+                <div class="jt-leaf">
+                    {key_view}
+                    <span class=class>{text}</span>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
