@@ -502,3 +502,77 @@ async fn jarvis_spanish_answers_with_its_own_prompt(backend: Backend) {
         s.post("/runs/wait", json!({"assistant_id": "jarvis", "input": human("hello")})).await;
     assert_eq!(last_content(&out), "Hi, I'm Jarvis, Acme's helpdesk assistant. How can I help?");
 }
+
+/// The binary, with `--config`: what it serves, what it logs (never a secret), and how a bad
+/// project stops it.
+#[tokio::test]
+async fn the_binary_serves_a_project_and_never_logs_its_secrets() {
+    let dir = every_key_project();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log_path = dir.0.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
+        .args(["dev", "--port", &port.to_string(), "--config"])
+        .arg(dir.0.join("langgraph.json"))
+        .arg("--data-dir")
+        .arg(dir.0.join(".orrery"))
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URI")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..400 {
+        if http.get(format!("{url}/ok")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let mut seen = String::new();
+    if up {
+        for (path, body) in [
+            ("/assistants/search", json!({})),
+            ("/runs/wait", json!({"assistant_id": "helper", "input": human("Cy")})),
+            ("/runs/wait", json!({"assistant_id": "py_agent", "input": human("no")})),
+        ] {
+            let r = http.post(format!("{url}{path}")).json(&body).send().await.unwrap();
+            seen += &r.text().await.unwrap();
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(up, "the server did not start: {logged}");
+    assert!(seen.contains("Hello, Cy!"), "{seen}");
+    assert!(seen.contains("Invalid assistant: 'py_agent'"), "{seen}");
+    assert!(logged.contains("graphs not runnable yet, not served: py_agent"), "{logged}");
+    assert!(logged.contains("ts_agent (TypeScript graph ./src/agent.ts:graph)"), "{logged}");
+    assert!(
+        logged.contains("ignoring keys this runtime does not know: some_future_key"),
+        "{logged}"
+    );
+    assert!(!logged.contains(SECRET) && !seen.contains(SECRET), "a secret was logged or returned");
+
+    // A malformed graph file: the process stops with the file, line and field.
+    write(&dir.0, "graphs/helper.yaml", &HELPER.replace("kind: chat_model", "kind: llm"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
+        .args(["dev", "--port", &port.to_string(), "--config"])
+        .arg(dir.0.join("langgraph.json"))
+        .arg("--data-dir")
+        .arg(dir.0.join(".orrery"))
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URI")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("graphs/helper.yaml:14:5: nodes.model.kind: unknown node kind \"llm\""),
+        "{err}"
+    );
+}
