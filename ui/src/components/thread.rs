@@ -127,7 +127,10 @@ pub fn ThreadPanel() -> impl IntoView {
                     {move || {
                         selected
                             .get()
-                            .map(|s| view! { <Checkpoint s=s /> }.into_any())
+                            .map(|s| {
+                                let current = selected_id.get() == current.get();
+                                view! { <Checkpoint s=s current=current /> }.into_any()
+                            })
                             .unwrap_or_else(|| ().into_any())
                     }}
                 </div>
@@ -256,9 +259,10 @@ fn Timeline(
     }
 }
 
-/// One checkpoint: what is pending, the chat, the values.
+/// One checkpoint: what runs next and its interrupts (pending when it is the `current` one),
+/// the chat, the values.
 #[component]
-fn Checkpoint(s: Value) -> impl IntoView {
+fn Checkpoint(s: Value, current: bool) -> impl IntoView {
     let values = s.get("values").cloned().unwrap_or(Value::Null);
     let messages = values.get("messages").and_then(Value::as_array).cloned();
     let next: Vec<String> = s
@@ -274,7 +278,7 @@ fn Checkpoint(s: Value) -> impl IntoView {
         let next_view = (!next.is_empty()).then(|| {
             view! {
                 <div class="next">
-                    <span class="label">"Next"</span>
+                    <span class="label">{if current { "Next" } else { "Ran next" }}</span>
                     {next
                         .into_iter()
                         .map(|n| view! { <span class="node-pill mono">{n}</span> })
@@ -288,16 +292,20 @@ fn Checkpoint(s: Value) -> impl IntoView {
                 view! {
                     <div class="interrupt">
                         <div class="interrupt-head">
-                            "Interrupt"
+                            {if current { "Interrupt" } else { "Interrupt (past)" }}
                             {task.map(|t| view! { <span class="mono">{format!(" in {t}")}</span> })}
                         </div>
-                        <div class="json-tree">{json_node(None, &value, 0)}</div>
+                        <div class="json-tree">{json_tree(None, &value, 0, 4)}</div>
                     </div>
                 }
             })
             .collect_view();
         view! {
-            <div id="pending" class="detail-section">
+            <div
+                id=current.then_some("pending")
+                class="detail-section next-box"
+                class:pending=current
+            >
                 {next_view}
                 {interrupt_views}
             </div>
@@ -433,7 +441,12 @@ fn message(m: &Value) -> AnyView {
 
 /// A JSON value as a tree: objects and arrays collapsible (open to depth 2), scalars coloured.
 fn json_node(key: Option<String>, v: &Value, depth: usize) -> AnyView {
-    let open = depth < 2;
+    json_tree(key, v, depth, 2)
+}
+
+/// [`json_node`], with objects and arrays open down to depth `open_to`.
+fn json_tree(key: Option<String>, v: &Value, depth: usize, open_to: usize) -> AnyView {
+    let open = depth < open_to;
     let key_view = key.map(|k| {
         view! {
             <span class="jt-key">{k}</span>
@@ -442,8 +455,10 @@ fn json_node(key: Option<String>, v: &Value, depth: usize) -> AnyView {
     });
     match v {
         Value::Object(map) if !map.is_empty() => {
-            let children =
-                map.iter().map(|(k, v)| json_node(Some(k.clone()), v, depth + 1)).collect_view();
+            let children = map
+                .iter()
+                .map(|(k, v)| json_tree(Some(k.clone()), v, depth + 1, open_to))
+                .collect_view();
             let n = map.len();
             view! {
                 <details class="jt" open=open>
@@ -464,7 +479,7 @@ fn json_node(key: Option<String>, v: &Value, depth: usize) -> AnyView {
             let children = list
                 .iter()
                 .enumerate()
-                .map(|(i, v)| json_node(Some(i.to_string()), v, depth + 1))
+                .map(|(i, v)| json_tree(Some(i.to_string()), v, depth + 1, open_to))
                 .collect_view();
             let n = list.len();
             view! {
