@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use orrery_engine::{CompileOptions, END, Goto, NodeError, Reducer, RunConfig, START, StateGraph};
+use orrery_engine::{
+    CompileOptions, END, Goto, NodeError, NodeOptions, Reducer, RunConfig, START, StateGraph,
+};
 use serde_json::{Map, Value, json};
 
 use crate::env::Env;
@@ -502,8 +504,9 @@ impl Compiler<'_> {
                     format!("`{name}` cannot name a node (reserved, or contains `:` or `|`)"),
                 ));
             }
+            let opts = node_options(node);
             g = match node {
-                NodeSpec::ChatModel(n) => self.chat_model(g, name, n, &at, &defaults)?,
+                NodeSpec::ChatModel(n) => self.chat_model(g, name, n, &at, &defaults, opts)?,
                 NodeSpec::Tools(n) => {
                     let tools = match &n.tools {
                         Some(list) => self.tool_list(list, &at.key("tools"))?,
@@ -514,7 +517,7 @@ impl Compiler<'_> {
                         messages_key: self
                             .messages_key(n.messages_key.as_ref(), &at.key("messages_key"))?,
                     });
-                    g.add_fn(name.clone(), move |state, _ctx| run.call(&state))
+                    g.add_fn_with(name.clone(), move |state, _ctx| run.call(&state), opts)
                 }
                 NodeSpec::Interrupt(n) => {
                     let payload = match &n.payload {
@@ -544,7 +547,7 @@ impl Compiler<'_> {
                         messages_key: self.default_messages_key(),
                         defaults: Arc::clone(&defaults),
                     });
-                    g.add_fn(name.clone(), move |state, ctx| run.call(&state, &ctx))
+                    g.add_fn_with(name.clone(), move |state, ctx| run.call(&state, &ctx), opts)
                 }
                 NodeSpec::Set(n) => {
                     let mut update = Vec::new();
@@ -566,7 +569,7 @@ impl Compiler<'_> {
                         messages_key: self.default_messages_key(),
                         defaults: Arc::clone(&defaults),
                     });
-                    g.add_fn(name.clone(), move |state, ctx| Ok(run.call(&state, &ctx)))
+                    g.add_fn_with(name.clone(), move |state, ctx| Ok(run.call(&state, &ctx)), opts)
                 }
             };
         }
@@ -644,6 +647,7 @@ impl Compiler<'_> {
         n: &ChatModelNode,
         at: &FieldPath,
         defaults: &Arc<Map<String, Value>>,
+        opts: NodeOptions,
     ) -> Res<StateGraph> {
         let tools = self.tool_list(&n.tools, &at.key("tools"))?;
         let messages_key = self.messages_key(n.messages_key.as_ref(), &at.key("messages_key"))?;
@@ -717,10 +721,14 @@ impl Compiler<'_> {
             messages_key,
             defaults: Arc::clone(defaults),
         });
-        Ok(g.add_node(name.to_string(), move |state, ctx| {
-            let node = Arc::clone(&node);
-            async move { node.call(state, ctx).await }
-        }))
+        Ok(g.add_node_with(
+            name.to_string(),
+            move |state, ctx| {
+                let node = Arc::clone(&node);
+                async move { node.call(state, ctx).await }
+            },
+            opts,
+        ))
     }
 
     fn condition(&self, c: &Condition, field: &FieldPath, boolean: bool) -> Res<Cond> {
@@ -832,6 +840,34 @@ impl Compiler<'_> {
             _ => Err(self.err(at, "a conditional edge has either `condition` (with `routes`) or `cases`, not both and not neither")),
         }
     }
+}
+
+/// What the graph drawing shows of a node: its kind (and provider, tools, description).
+fn node_options(node: &NodeSpec) -> NodeOptions {
+    let mut m = Map::new();
+    let (kind, description) = match node {
+        NodeSpec::ChatModel(n) => {
+            let ModelSpec::Scripted(_) = &n.model;
+            m.insert("provider".into(), json!("scripted"));
+            if !n.tools.is_empty() {
+                m.insert("tools".into(), json!(n.tools));
+            }
+            ("chat_model", &n.description)
+        }
+        NodeSpec::Tools(n) => {
+            if let Some(t) = &n.tools {
+                m.insert("tools".into(), json!(t));
+            }
+            ("tools", &n.description)
+        }
+        NodeSpec::Interrupt(n) => ("interrupt", &n.description),
+        NodeSpec::Set(n) => ("set", &n.description),
+    };
+    m.insert("kind".into(), json!(kind));
+    if let Some(d) = description {
+        m.insert("description".into(), json!(d));
+    }
+    NodeOptions { metadata: m, ..Default::default() }
 }
 
 fn reducer_name(r: ReducerSpec) -> &'static str {

@@ -213,4 +213,11 @@ async fn jarvis_speaks_spanish_with_the_spanish_prompt() {
         last_content(&out.values)
     );
     assert_eq!(loaded.config_schema["properties"]["user_email"]["default"], "priya@acme.com");
+    // The drawing tells the node kinds apart.
+    let drawn = g.draw(0);
+    let agent = drawn["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "agent").unwrap();
+    assert_eq!(agent["metadata"]["kind"], "chat_model", "{agent}");
+    assert_eq!(agent["metadata"]["tools"], json!(["lookup_user", "create_ticket"]));
+    let approve = drawn["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "approve").unwrap();
+    assert_eq!(approve["metadata"]["kind"], "interrupt");
 }
