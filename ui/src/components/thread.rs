@@ -9,6 +9,7 @@ use crate::components::browser::loading;
 use crate::components::{ago, icons};
 use crate::format::short_id;
 use crate::state::{Load, use_app};
+use crate::transport::HISTORY_LIMIT;
 
 /// The id of the checkpoint a state (or history entry) is at.
 fn checkpoint_id(state: &Value) -> Option<String> {
@@ -248,6 +249,13 @@ fn Timeline(
             .with(Vec::is_empty)
             .then(|| view! { <p class="empty">"No checkpoints yet: the thread never ran"</p> })
     };
+    let truncated = move || {
+        (checkpoints.with(Vec::len) >= HISTORY_LIMIT as usize).then(|| {
+            view! {
+                <p class="empty hint">{format!("The newest {HISTORY_LIMIT} checkpoints")}</p>
+            }
+        })
+    };
     view! {
         <div class="timeline-pane">
             <div class="side-caption">"Checkpoints"</div>
@@ -255,6 +263,7 @@ fn Timeline(
                 {items}
             </ol>
             {empty}
+            {truncated}
         </div>
     }
 }
@@ -323,9 +332,11 @@ fn Checkpoint(s: Value, current: bool) -> impl IntoView {
 
     view! {
         <div class="checkpoint-head">
-            <span class="mono" title=id.clone()>
-                {if id.is_empty() { "no checkpoint".to_string() } else { id.clone() }}
-            </span>
+            {if id.is_empty() {
+                view! { <span class="muted">"No checkpoint: the state is empty"</span> }.into_any()
+            } else {
+                view! { <span class="mono" title=id.clone()>{id.clone()}</span> }.into_any()
+            }}
             <span class="muted">{created}</span>
         </div>
         {pending}
