@@ -16,7 +16,7 @@ use crate::nodes::{InterruptRun, Rule, ScriptedNode, SetRun, ToolsRun, context};
 use crate::source::{Document, FieldPath, FileError, Pos, Seg, Syntax, check_value};
 use crate::spec::{
     ChatModelNode, Condition, ConditionalEdgeSpec, GraphFile, InterruptNode, ModelSpec, NodeSpec,
-    ReducerSpec, ScriptedModel, SetNode, ToolsNode, ValueType,
+    ReducerSpec, ResumeMode, ScriptedModel, SetNode, ToolsNode, ValueType,
 };
 use crate::template::{Path as TPath, Template, ValueTemplate};
 use crate::tools::{BuiltinTool, builtin, builtin_names};
@@ -544,6 +544,7 @@ impl Compiler<'_> {
                     let run = Arc::new(InterruptRun {
                         payload,
                         resume_into,
+                        replace: n.resume_mode == ResumeMode::Replace,
                         messages_key: self.default_messages_key(),
                         defaults: Arc::clone(&defaults),
                     });

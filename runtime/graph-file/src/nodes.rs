@@ -286,15 +286,17 @@ pub(crate) struct InterruptRun {
     pub(crate) payload: ValueTemplate,
     /// The state key, then the keys below it.
     pub(crate) resume_into: Option<(String, Vec<String>)>,
+    /// Replace instead of merge.
+    pub(crate) replace: bool,
     pub(crate) messages_key: String,
     pub(crate) defaults: Arc<Map<String, Value>>,
 }
 
 /// `answer` merged into `current` at `path` (objects merge, other values replace).
-pub(crate) fn merge_at(current: Value, path: &[String], answer: Value) -> Value {
+pub(crate) fn merge_at(current: Value, path: &[String], answer: Value, replace: bool) -> Value {
     match path.split_first() {
         None => match (current, answer) {
-            (Value::Object(mut cur), Value::Object(new)) => {
+            (Value::Object(mut cur), Value::Object(new)) if !replace => {
                 cur.extend(new);
                 Value::Object(cur)
             }
@@ -306,7 +308,7 @@ pub(crate) fn merge_at(current: Value, path: &[String], answer: Value) -> Value 
                 _ => Map::new(),
             };
             let below = obj.remove(k).unwrap_or(Value::Null);
-            obj.insert(k.clone(), merge_at(below, rest, answer));
+            obj.insert(k.clone(), merge_at(below, rest, answer, replace));
             Value::Object(obj)
         }
     }
@@ -319,7 +321,7 @@ impl InterruptRun {
         let Some((key, below)) = &self.resume_into else { return Ok(NodeOutput::none()) };
         let current = state.get(key).cloned().unwrap_or(Value::Null);
         let mut update = Map::new();
-        update.insert(key.clone(), merge_at(current, below, answer));
+        update.insert(key.clone(), merge_at(current, below, answer, self.replace));
         Ok(NodeOutput::Update(Value::Object(update)))
     }
 }
@@ -352,10 +354,11 @@ mod tests {
 
     #[test]
     fn merge_at_paths() {
-        let v = merge_at(json!({"a": 1}), &[], json!({"b": 2}));
+        let v = merge_at(json!({"a": 1}), &[], json!({"b": 2}), false);
         assert_eq!(v, json!({"a": 1, "b": 2}));
-        let v = merge_at(json!(null), &["x".into(), "y".into()], json!(true));
-        assert_eq!(v, json!({"x": {"y": true}}));
-        assert_eq!(merge_at(json!({"a": 1}), &[], json!("yes")), json!("yes"));
+        assert_eq!(merge_at(json!({"a": 1}), &[], json!({"b": 2}), true), json!({"b": 2}));
+        let v = merge_at(json!({"x": {"z": 0}}), &["x".into(), "y".into()], json!(true), true);
+        assert_eq!(v, json!({"x": {"z": 0, "y": true}}));
+        assert_eq!(merge_at(json!({"a": 1}), &[], json!("yes"), false), json!("yes"));
     }
 }

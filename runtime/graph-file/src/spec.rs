@@ -310,12 +310,26 @@ pub struct InterruptNode {
     #[serde(default)]
     pub payload: Option<Value>,
     /// Where the answer goes: a state key, or a dotted path under one (`review.decision`).
-    /// Objects are merged into what is there, other values replace it.
     #[serde(default)]
     pub resume_into: Option<String>,
+    /// How the answer is written there: `merge` (objects are merged into what is there, other
+    /// values replace it) or `replace` (nothing of an earlier answer stays).
+    #[serde(default)]
+    pub resume_mode: ResumeMode,
     /// What the node does.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// How an interrupt's answer is written into the state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeMode {
+    /// Objects merge into what is there; other values replace it.
+    #[default]
+    Merge,
+    /// The answer replaces what is there.
+    Replace,
 }
 
 /// A `set` node.

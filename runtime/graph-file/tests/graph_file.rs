@@ -182,8 +182,8 @@ async fn jarvis_asks_before_creating_a_ticket() {
         )
         .await;
     assert_eq!(out.unwrap().interrupts.len(), 1);
-    let (_, out) =
-        g.stream(Command::resume(json!({"approved": false, "comment": "not now"})), cfg).await;
+    // No `approved` in this answer: the earlier approval must not carry over.
+    let (_, out) = g.stream(Command::resume(json!({"comment": "not now"})), cfg).await;
     let values = out.unwrap().values;
     assert_eq!(last_content(&values), "OK, I did not open a ticket. Anything else I can do?");
     let msgs = values["messages"].as_array().unwrap();
