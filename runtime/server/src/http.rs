@@ -12,6 +12,8 @@ pub(crate) mod runs;
 mod crons;
 // The key-value store: items and namespaces.
 mod store;
+// The endpoint table and the OpenAPI document made from it.
+pub(crate) mod openapi;
 
 use std::sync::Arc;
 
@@ -23,15 +25,26 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 
-/// Every route of the API.
+/// Every route of the API, with its description (`GET /openapi.json` lists the same).
+pub(crate) fn endpoints() -> Vec<openapi::Endpoint> {
+    [
+        meta::endpoints(),
+        assistants::endpoints(),
+        threads::endpoints(),
+        runs::endpoints(),
+        crons::endpoints(),
+        store::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every route of the API: the routes of [`endpoints`], nothing else.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .merge(meta::router())
-        .merge(assistants::router())
-        .merge(threads::router())
-        .merge(runs::router())
-        .merge(crons::router())
-        .merge(store::router())
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |r, e| r.route(e.path, e.router))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

@@ -2,34 +2,86 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use orrery_api::Assistant;
 use orrery_engine::CompiledGraph;
 use serde_json::{Map, Value, json};
 
+use super::openapi::Method::{Delete, Get, Patch, Post};
+use super::openapi::Schema::{ArrayOf, Inline, Ref};
+use super::openapi::{Endpoint, Param, Reply, query};
 use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
 use crate::AppState;
 
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/assistants", post(create_assistant))
-        .route("/assistants/search", post(search_assistants))
-        .route("/assistants/count", post(count_assistants))
-        .route(
-            "/assistants/{assistant_id}",
-            get(get_assistant).patch(patch_assistant).delete(delete_assistant),
-        )
-        .route("/assistants/{assistant_id}/graph", get(get_assistant_graph))
-        .route("/assistants/{assistant_id}/schemas", get(get_assistant_schemas))
-        .route("/assistants/{assistant_id}/subgraphs", get(get_assistant_subgraphs))
-        .route("/assistants/{assistant_id}/subgraphs/{namespace}", get(get_assistant_subgraph))
-        .route("/assistants/{assistant_id}/versions", post(get_assistant_versions))
-        .route("/assistants/{assistant_id}/latest", post(set_latest_version))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    const A: &str = "Assistants";
+    vec![
+        Endpoint::new(Post, "/assistants", create_assistant, A, "Create an assistant")
+            .describe("Version 1 of a new assistant of a served graph. `config.configurable` and `context` mirror each other; giving both is 400.")
+            .body(Ref("AssistantCreate"))
+            .json(Ref("Assistant"))
+            .errors(&[400, 404, 409, 422]),
+        Endpoint::new(Post, "/assistants/search", search_assistants, A, "Search assistants")
+            .describe("Newest first by default. Sets `X-Pagination-Total` and, when there is a next page, `X-Pagination-Next`. With `select`, each object has only the fields named.")
+            .body(Ref("AssistantSearchRequest"))
+            .json(ArrayOf("Assistant"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/assistants/count", count_assistants, A, "Count assistants")
+            .body(Ref("AssistantCountRequest"))
+            .json(Inline(r#"{"type": "integer"}"#))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/assistants/{assistant_id}", get_assistant, A, "Get an assistant")
+            .json(Ref("Assistant"))
+            .errors(&[404, 422]),
+        Endpoint::new(Patch, "/assistants/{assistant_id}", patch_assistant, A, "Update an assistant")
+            .describe("Makes a new version: metadata is merged, the other fields given replace the old ones.")
+            .body(Ref("AssistantPatch"))
+            .json(Ref("Assistant"))
+            .errors(&[400, 404, 422]),
+        Endpoint::new(Delete, "/assistants/{assistant_id}", delete_assistant, A, "Delete an assistant")
+            .describe("With its versions and crons.")
+            .reply(Reply::Empty(204))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/assistants/{assistant_id}/graph", get_assistant_graph, A, "Draw an assistant's graph")
+            .graph_name_ok()
+            .params(&[query(
+                "xray",
+                r#"{"anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1}]}"#,
+                "Expand subgraphs (`true`), or to this depth.",
+            )])
+            .json(Ref("GraphDrawing"))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/assistants/{assistant_id}/schemas", get_assistant_schemas, A, "The JSON Schemas of an assistant's graph")
+            .json(Ref("GraphSchema"))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/assistants/{assistant_id}/subgraphs", get_assistant_subgraphs, A, "The schemas of an assistant's subgraphs")
+            .params(&[RECURSE])
+            .json(Ref("Subgraphs"))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/assistants/{assistant_id}/subgraphs/{namespace}", get_assistant_subgraph, A, "The schemas of one subgraph")
+            .describe("`{}` when the graph has no subgraph at that namespace.")
+            .params(&[RECURSE])
+            .json(Ref("Subgraphs"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/assistants/{assistant_id}/versions", get_assistant_versions, A, "List an assistant's versions")
+            .describe("Newest first; 404 when none matches.")
+            .body(Ref("AssistantVersionsSearchRequest"))
+            .json(ArrayOf("AssistantVersion"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/assistants/{assistant_id}/latest", set_latest_version, A, "Point an assistant at one of its versions")
+            .body(Ref("AssistantVersionChange"))
+            .json(Ref("Assistant"))
+            .errors(&[404, 422]),
+    ]
 }
+
+const RECURSE: Param = query(
+    "recurse",
+    r#"{"type": "boolean", "default": false}"#,
+    "Also the subgraphs of subgraphs.",
+);
 
 /// The fields `select` may name (`AssistantSearchRequest.select`).
 const SELECT: [&str; 10] = [

@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
+use super::openapi::Method::{Delete, Get, Patch, Post};
+use super::openapi::Schema::{ArrayOf, Inline, Ref};
+use super::openapi::{Endpoint, Reply};
 use super::{ApiError, Body, check_uuid, contains, json_with};
 use crate::AppState;
 use crate::crons::{
@@ -21,13 +22,40 @@ use crate::crons::{
 use crate::db::{CronInsert, CronRow, NO_END};
 use crate::graphs::system_assistant_id;
 
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/runs/crons", post(create_cron))
-        .route("/runs/crons/search", post(search_crons))
-        .route("/runs/crons/count", post(count_crons))
-        .route("/runs/crons/{cron_id}", get(get_cron).patch(patch_cron).delete(delete_cron))
-        .route("/threads/{thread_id}/runs/crons", post(create_thread_cron))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    const C: &str = "Crons";
+    vec![
+        Endpoint::new(Post, "/runs/crons", create_cron, C, "Create a cron")
+            .describe("Each firing runs on a new thread, deleted after the run unless `on_run_completed` is `keep`.")
+            .body(Ref("CronCreate"))
+            .json(Ref("Cron"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/threads/{thread_id}/runs/crons", create_thread_cron, C, "Create a cron on a thread")
+            .describe("Each firing is an ordinary run on the thread.")
+            .body(Ref("ThreadCronCreate"))
+            .json(Ref("Cron"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/runs/crons/search", search_crons, C, "Search crons")
+            .describe("Newest first by default, with pagination headers. With `select`, each object has only the fields named.")
+            .body(Ref("CronSearch"))
+            .json(ArrayOf("Cron"))
+            .errors(&[422]),
+        Endpoint::new(Post, "/runs/crons/count", count_crons, C, "Count crons")
+            .body(Ref("CronCountRequest"))
+            .json(Inline(r#"{"type": "integer"}"#))
+            .errors(&[422]),
+        Endpoint::new(Get, "/runs/crons/{cron_id}", get_cron, C, "Get a cron")
+            .json(Ref("Cron"))
+            .errors(&[404, 422]),
+        Endpoint::new(Patch, "/runs/crons/{cron_id}", patch_cron, C, "Update a cron")
+            .describe("An empty body is 400; `end_time: null` removes the end time.")
+            .body(Ref("CronPatch"))
+            .json(Ref("Cron"))
+            .errors(&[400, 404, 422]),
+        Endpoint::new(Delete, "/runs/crons/{cron_id}", delete_cron, C, "Delete a cron")
+            .reply(Reply::Empty(204))
+            .errors(&[404, 422]),
+    ]
 }
 
 // ------------------------------------------------------------------------------ validation

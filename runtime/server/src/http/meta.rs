@@ -1,15 +1,22 @@
-//! `/ok`, `/`, `/info`.
+//! `/ok`, `/`, `/info`, `/openapi.json`.
 
-use std::sync::Arc;
-
-use axum::Router;
-use axum::routing::get;
 use serde_json::json;
 
-use crate::AppState;
+use super::openapi::{Endpoint, Method::Get, Schema::Ref};
 
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/ok", get(ok)).route("/", get(ok)).route("/info", get(info))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Get, "/ok", ok, "System", "Health check").json(Ref("Ok")),
+        Endpoint::new(Get, "/", ok, "System", "Health check (alias of /ok)").json(Ref("Ok")),
+        Endpoint::new(Get, "/info", info, "System", "Server version and capability flags")
+            .json(Ref("Info")),
+        Endpoint::new(Get, "/openapi.json", openapi, "System", "This API description")
+            .describe("The OpenAPI 3.1 document of every route this server serves."),
+    ]
+}
+
+async fn openapi() -> axum::Json<&'static serde_json::Value> {
+    axum::Json(super::openapi::document())
 }
 
 async fn ok() -> axum::Json<serde_json::Value> {

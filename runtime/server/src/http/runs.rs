@@ -4,17 +4,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body as HttpBody;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use futures::stream::{self, Stream, StreamExt};
 use orrery_api::{Run, RunStatus, STREAM_MODES};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use super::openapi::Method::{Delete, Get, Post};
+use super::openapi::Schema::{ArrayOf, Ref};
+use super::openapi::{Endpoint, Param, Reply, header, query};
 use super::{ApiError, Body, check_uuid, json_with, obj_field};
 use crate::AppState;
 use crate::runs::{Frame, RUN_DONE, RunChannel, new_run, new_thread};
@@ -22,21 +23,91 @@ use crate::runs::{Frame, RUN_DONE, RunChannel, new_run, new_thread};
 /// Keep-alive cadence of streams and waits.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/threads/{thread_id}/runs", post(create_background_run).get(list_runs))
-        .route("/threads/{thread_id}/runs/stream", post(stream_run))
-        .route("/threads/{thread_id}/runs/wait", post(wait_run))
-        .route("/threads/{thread_id}/runs/{run_id}", get(get_run).delete(delete_run))
-        .route("/threads/{thread_id}/runs/{run_id}/join", get(join_run))
-        .route("/threads/{thread_id}/runs/{run_id}/stream", get(join_run_stream))
-        .route("/threads/{thread_id}/runs/{run_id}/cancel", post(cancel_run))
-        .route("/runs", post(create_stateless_run))
-        .route("/runs/stream", post(stream_stateless_run))
-        .route("/runs/wait", post(wait_stateless_run))
-        .route("/runs/batch", post(batch_runs))
-        .route("/runs/cancel", post(cancel_runs))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    const T: &str = "Thread Runs";
+    const S: &str = "Stateless Runs";
+    const CREATE_ERRORS: [u16; 4] = [400, 404, 409, 422];
+    vec![
+        Endpoint::new(Post, "/threads/{thread_id}/runs", create_background_run, T, "Create a background run")
+            .describe("A pending run; `Content-Location` names it. With a run in flight on the thread, `multitask_strategy` decides (default `enqueue`; `reject` is 409).")
+            .body(Ref("RunCreateStateful"))
+            .json(Ref("Run"))
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Get, "/threads/{thread_id}/runs", list_runs, T, "List a thread's runs")
+            .describe("Newest first.")
+            .params(&[
+                query("limit", r#"{"type": "integer", "default": 10}"#, "Page size."),
+                query("offset", r#"{"type": "integer", "default": 0}"#, "Runs to skip."),
+                query("status", r#"{"type": "string", "enum": ["pending", "running", "success", "error", "timeout", "interrupted"]}"#, "Only runs with this status."),
+            ])
+            .json(ArrayOf("Run"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/threads/{thread_id}/runs/stream", stream_run, T, "Create a run and stream it")
+            .describe("Server-sent events of the run (`metadata` first, then the requested modes; `error` if it fails; no end event). `Location` is the stream to rejoin, `Content-Location` the run. Errors before the stream starts are JSON.")
+            .body(Ref("RunCreateStateful"))
+            .reply(Reply::Events)
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Post, "/threads/{thread_id}/runs/wait", wait_run, T, "Create a run and wait for its output")
+            .describe("The final state values (or `{\"__error__\": ...}`, or the values with `__interrupt__`), with status 200; a newline every 5 s while waiting. `Location` is the run's join.")
+            .body(Ref("RunCreateStateful"))
+            .json(Ref("RunOutput"))
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Get, "/threads/{thread_id}/runs/{run_id}", get_run, T, "Get a run")
+            .json(Ref("Run"))
+            .errors(&[404, 422]),
+        Endpoint::new(Delete, "/threads/{thread_id}/runs/{run_id}", delete_run, T, "Delete a run")
+            .reply(Reply::Empty(204))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/threads/{thread_id}/runs/{run_id}/join", join_run, T, "Wait for a run's output")
+            .describe("As `/runs/wait` answers; an unknown run is 200 with `__error__`.")
+            .json(Ref("RunOutput"))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/threads/{thread_id}/runs/{run_id}/stream", join_run_stream, T, "Join a run's stream")
+            .describe("The run's events from now on; with `Last-Event-ID` on a resumable run (`stream_resumable`), its stored events after that id first (`-`: all), also after the run ended. `Location` is this stream, `Content-Location` the run. An unknown run is one `error` event.")
+            .params(&[
+                query("stream_mode", r#"{"type": "string"}"#, "Only events of this mode (repeat it, or give a JSON array, for several)."),
+                header("Last-Event-ID", r#"{"type": "string"}"#, "Replay the stored events after this id (`-`: all)."),
+            ])
+            .reply(Reply::Events)
+            .errors(&[422]),
+        Endpoint::new(Post, "/threads/{thread_id}/runs/{run_id}/cancel", cancel_run, T, "Cancel a run")
+            .describe("202 at once; with `wait`, 200 and the run's output once it stopped. `rollback` also deletes the run and its checkpoints.")
+            .params(&[
+                query("wait", r#"{"type": "boolean", "default": false}"#, "Wait for the run to stop."),
+                ACTION,
+            ])
+            .reply(Reply::Empty(202))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/runs", create_stateless_run, S, "Create a background run on a temporary thread")
+            .body(Ref("RunCreateStateless"))
+            .json(Ref("Run"))
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Post, "/runs/stream", stream_stateless_run, S, "Create a run on a temporary thread and stream it")
+            .body(Ref("RunCreateStateless"))
+            .reply(Reply::Events)
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Post, "/runs/wait", wait_stateless_run, S, "Create a run on a temporary thread and wait for its output")
+            .body(Ref("RunCreateStateless"))
+            .json(Ref("RunOutput"))
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Post, "/runs/batch", batch_runs, S, "Create several background runs on temporary threads")
+            .body(Ref("RunBatchCreate"))
+            .json(ArrayOf("Run"))
+            .errors(&CREATE_ERRORS),
+        Endpoint::new(Post, "/runs/cancel", cancel_runs, S, "Cancel runs")
+            .describe("The runs of a thread by id, or every run with a status across threads. 404 when nothing matches.")
+            .params(&[ACTION])
+            .body(Ref("RunsCancel"))
+            .reply(Reply::Empty(204))
+            .errors(&[404, 422]),
+    ]
 }
+
+const ACTION: Param = query(
+    "action",
+    r#"{"type": "string", "enum": ["interrupt", "rollback"], "default": "interrupt"}"#,
+    "`interrupt` stops the run; `rollback` also deletes it and its checkpoints.",
+);
 
 /// A created run, subscribed before it can start so no event is missed.
 struct Created {

@@ -3,21 +3,48 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
 use serde_json::{Value, json};
 
+use super::openapi::Method::{Delete, Get, Post, Put};
+use super::openapi::Schema::{Inline, Ref};
+use super::openapi::{Endpoint, Reply, query};
 use super::{ApiError, Body, paging};
 use crate::AppState;
 
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/store/items", put(put_item).get(get_item).delete(delete_item))
-        .route("/store/items/search", post(search_items))
-        .route("/store/namespaces", post(list_namespaces))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    const STORE: &str = "Store";
+    vec![
+        Endpoint::new(Put, "/store/items", put_item, STORE, "Store an item")
+            .describe("Creates or replaces the item at `namespace` + `key`. A namespace label that is empty or contains a period is a plain-text 422.")
+            .body(Ref("StorePutRequest"))
+            .reply(Reply::Empty(204))
+            .errors(&[422]),
+        Endpoint::new(Get, "/store/items", get_item, STORE, "Get an item")
+            .describe("`200 null` when there is no such item; a missing `key` is `400 {\"error\": \"Key is required\"}`.")
+            .params(&[
+                query("namespace", r#"{"type": "string"}"#, "The namespace, its labels joined with `.`."),
+                query("key", r#"{"type": "string"}"#, "The item's key."),
+                query("refresh_ttl", r#"{"type": "boolean"}"#, "Restart the item's time to live."),
+            ])
+            .json(Inline(r##"{"anyOf": [{"$ref": "#/components/schemas/Item"}, {"type": "null"}]}"##))
+            .errors(&[400, 422]),
+        Endpoint::new(Delete, "/store/items", delete_item, STORE, "Delete an item")
+            .describe("The namespace and key come in a JSON body. Deleting a missing item is not an error.")
+            .body(Ref("StoreDeleteRequest"))
+            .reply(Reply::Empty(204))
+            .errors(&[422]),
+        Endpoint::new(Post, "/store/items/search", search_items, STORE, "Search items")
+            .body(Ref("StoreSearchRequest"))
+            .json(Ref("SearchItemsResponse"))
+            .errors(&[422]),
+        Endpoint::new(Post, "/store/namespaces", list_namespaces, STORE, "List namespaces")
+            .body(Ref("StoreListNamespacesRequest"))
+            .json(Ref("ListNamespaceResponse"))
+            .errors(&[422]),
+    ]
 }
 
 /// How a store request fails: namespace errors are plain-text 422s on the real server, a

@@ -3,34 +3,107 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use orrery_api::{CheckpointConfig, Interrupt, ThreadState, ThreadTask};
 use orrery_engine::{CompiledGraph, RunConfig, StateSnapshot};
 use serde_json::{Map, Value, json};
 
+use super::openapi::Method::{Delete, Get, Patch, Post};
+use super::openapi::Schema::{ArrayOf, Inline, Ref};
+use super::openapi::{Endpoint, Param, Reply, header, query};
 use super::runs::{sse_frames, sse_response};
 use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
 use crate::AppState;
 use crate::runs::{Frame, new_thread, thread_frame};
 
-pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/threads", post(create_thread))
-        .route("/threads/search", post(search_threads))
-        .route("/threads/count", post(count_threads))
-        .route("/threads/{thread_id}", get(get_thread).patch(patch_thread).delete(delete_thread))
-        .route("/threads/{thread_id}/state", get(get_thread_state).post(update_thread_state))
-        .route("/threads/{thread_id}/state/checkpoint", post(get_thread_state_at_config))
-        .route("/threads/{thread_id}/state/{checkpoint_id}", get(get_thread_state_at))
-        .route("/threads/{thread_id}/history", get(get_history).post(post_history))
-        .route("/threads/{thread_id}/copy", post(copy_thread))
-        .route("/threads/prune", post(prune_threads))
-        .route("/threads/{thread_id}/stream", get(join_thread_stream))
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    const T: &str = "Threads";
+    vec![
+        Endpoint::new(Post, "/threads", create_thread, T, "Create a thread")
+            .body(Ref("ThreadCreate"))
+            .json(Ref("Thread"))
+            .errors(&[409, 422]),
+        Endpoint::new(Post, "/threads/search", search_threads, T, "Search threads")
+            .describe("Most recently updated first unless `sort_by` is given. Sets `X-Pagination-Total` and, when there is a next page, `X-Pagination-Next`. With `select`, each object has only the fields named.")
+            .body(Ref("ThreadSearchRequest"))
+            .json(ArrayOf("Thread"))
+            .errors(&[400, 422]),
+        Endpoint::new(Post, "/threads/count", count_threads, T, "Count threads")
+            .body(Ref("ThreadCountRequest"))
+            .json(Inline(r#"{"type": "integer"}"#))
+            .errors(&[400, 422]),
+        Endpoint::new(Post, "/threads/prune", prune_threads, T, "Prune threads")
+            .describe("`delete` deletes the threads with their runs, crons and checkpoints; `keep_latest` keeps each thread and its latest state but deletes its older checkpoints. Unknown ids are skipped.")
+            .body(Ref("ThreadPruneRequest"))
+            .json(Ref("ThreadPruneResponse"))
+            .errors(&[422]),
+        Endpoint::new(Get, "/threads/{thread_id}", get_thread, T, "Get a thread")
+            .json(Ref("Thread"))
+            .errors(&[404, 422]),
+        Endpoint::new(Patch, "/threads/{thread_id}", patch_thread, T, "Update a thread's metadata")
+            .describe("The metadata given is merged into the thread's. With `Prefer: return=minimal` the answer is 204 without a body.")
+            .params(&[header("Prefer", r#"{"type": "string"}"#, "`return=minimal`: answer 204.")])
+            .body(Ref("ThreadPatch"))
+            .json(Ref("Thread"))
+            .errors(&[404, 422]),
+        Endpoint::new(Delete, "/threads/{thread_id}", delete_thread, T, "Delete a thread")
+            .describe("With its runs, crons and checkpoints.")
+            .reply(Reply::Empty(204))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/threads/{thread_id}/state", get_thread_state, T, "A thread's current state")
+            .describe("All nulls when the thread has no checkpoint yet.")
+            .params(&[SUBGRAPHS])
+            .json(Ref("ThreadState"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/threads/{thread_id}/state", update_thread_state, T, "Update a thread's state")
+            .describe("Writes a checkpoint as if `as_node` had returned `values`; from `checkpoint_id` / `checkpoint` it forks. Thread streams get a `state_update` event.")
+            .body(Ref("ThreadStateUpdate"))
+            .json(Ref("ThreadStateUpdateResponse"))
+            .errors(&[400, 404, 409, 422]),
+        Endpoint::new(Post, "/threads/{thread_id}/state/checkpoint", get_thread_state_at_config, T, "A thread's state at a checkpoint")
+            .body(Ref("ThreadStateCheckpointRequest"))
+            .json(Ref("ThreadState"))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/threads/{thread_id}/state/{checkpoint_id}", get_thread_state_at, T, "A thread's state at a checkpoint")
+            .params(&[SUBGRAPHS])
+            .json(Ref("ThreadState"))
+            .errors(&[404, 422]),
+        Endpoint::new(Get, "/threads/{thread_id}/history", get_history, T, "A thread's past states")
+            .describe("Newest first.")
+            .params(&[
+                query("limit", r#"{"type": "integer", "default": 1}"#, "How many states."),
+                query("before", r#"{"type": "string"}"#, "Only states before this checkpoint id."),
+            ])
+            .json(ArrayOf("ThreadState"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/threads/{thread_id}/history", post_history, T, "Search a thread's past states")
+            .describe("Newest first.")
+            .body(Ref("ThreadStateSearch"))
+            .json(ArrayOf("ThreadState"))
+            .errors(&[404, 422]),
+        Endpoint::new(Post, "/threads/{thread_id}/copy", copy_thread, T, "Copy a thread")
+            .describe("A new thread with the same metadata and checkpoints. A missing source is 409 `Conflict`, as the real server answers.")
+            .json(Ref("Thread"))
+            .errors(&[409]),
+        Endpoint::new(Get, "/threads/{thread_id}/stream", join_thread_stream, T, "Stream a thread")
+            .describe("Every event of every run of the thread from the moment of joining, a `metadata` event `{\"status\": \"run_done\", \"run_id\"}` when a run ends, and `state_update` events `{\"state\", \"thread_id\"}`; every event has an id. With `Last-Event-ID`, the stored events of the thread's resumable runs after that id come first (`-`: all). It never ends by itself; an unknown thread is not an error.")
+            .params(&[
+                query(
+                    "stream_modes",
+                    r#"{"type": "string", "default": "run_modes"}"#,
+                    "`run_modes`, `lifecycle`, `state_update`, or several comma-separated.",
+                ),
+                header("Last-Event-ID", r#"{"type": "string"}"#, "Resume after this event id: `<ms>`, `<ms>-<seq>`, `<ms>-*` or `-`."),
+            ])
+            .reply(Reply::Events)
+            .errors(&[422]),
+    ]
 }
+
+const SUBGRAPHS: Param =
+    query("subgraphs", r#"{"type": "boolean", "default": false}"#, "Include subgraph states.");
 
 /// `POST /threads/prune` (schema `ThreadPruneRequest`): `delete` deletes the threads (with
 /// their runs, crons and checkpoints), `keep_latest` keeps each thread and its latest state

@@ -633,3 +633,74 @@ async fn the_thread_stream_replays_resumable_runs_from_last_event_id(backend: Ba
     assert_eq!(names(&life.until_run_done().await), ["metadata", "metadata"]);
     assert_eq!(names(&life.until_run_done().await), ["metadata", "metadata"]);
 }
+
+both!(openapi_json_describes_exactly_the_routes_served);
+async fn openapi_json_describes_exactly_the_routes_served(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (st, doc) = s.get("/openapi.json").await;
+    assert_eq!(st, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "Orrery");
+    let paths = doc["paths"].as_object().unwrap();
+    // A few routes each group must have (and the ones added to match langgraph dev).
+    for p in [
+        "/ok",
+        "/openapi.json",
+        "/assistants/search",
+        "/assistants/{assistant_id}/subgraphs/{namespace}",
+        "/threads/prune",
+        "/threads/{thread_id}/stream",
+        "/threads/{thread_id}/runs/{run_id}/stream",
+        "/runs/cancel",
+        "/runs/crons/{cron_id}",
+        "/store/items",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not described");
+    }
+    let methods = ["get", "post", "put", "patch", "delete"];
+    let mut probed = 0;
+    for (path, ops) in paths {
+        let ops = ops.as_object().unwrap();
+        // Path parameters get harmless values: unknown ids, a namespace.
+        let url: String = path
+            .split('/')
+            .map(|seg| match seg {
+                "{namespace}" => "child".to_string(),
+                s if s.starts_with('{') => uuid::Uuid::new_v4().to_string(),
+                s => s.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for m in methods {
+            let method = reqwest::Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+            let mut rb = s.http.request(method, format!("{}{url}", s.url));
+            if m != "get" {
+                rb = rb.json(&json!({}));
+            }
+            // Only the status: some answers are streams that never end.
+            let r = rb.send().await.unwrap();
+            let status = r.status().as_u16();
+            // Every described path has a method it does not serve, whose 405 shows the path is
+            // routed; the described methods are served (not 405).
+            let fallback = status == 405;
+            if ops.contains_key(m) {
+                assert!(!fallback, "{m} {path} is described but not served ({status})");
+                probed += 1;
+            } else {
+                assert_eq!(status, 405, "{m} {path} is served but not described");
+            }
+        }
+    }
+    assert!(probed >= 55, "{probed} operations");
+    assert!(
+        paths.values().all(|ops| ops.as_object().unwrap().len() < methods.len()),
+        "a path serving every method would not show it is routed"
+    );
+    // GET routes answer HEAD too; what is not described is not served.
+    let head = s.http.head(format!("{}/ok", s.url)).send().await.unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    for p in ["/docs", "/metrics", "/threads/x/stream/events", "/nope"] {
+        assert!(!paths.contains_key(p));
+        assert_eq!(s.get(p).await, (404, json!({"detail": "Not Found"})), "{p}");
+    }
+}
