@@ -59,7 +59,9 @@ pub fn system_assistant_id(graph_id: &str) -> String {
 
 /// A check of a behaviour where our runtime is known to differ from langgraph dev: enforced
 /// on langgraph dev, reported (not failed) on the runtime, so the suite stays green while the
-/// runtime is being fixed. Every use is listed in the client's test report.
+/// runtime is being fixed. Every use is listed in the client's test report. (No difference is
+/// known at the moment: every former use is now an assertion on both servers.)
+#[allow(dead_code)]
 pub fn runtime_known_bug(b: &Backend, ok: bool, what: &str) {
     if b.is_lgdev() {
         assert!(ok, "{what}");

@@ -7,7 +7,7 @@ use orrery_client::{
 };
 use serde_json::json;
 
-use crate::{Backend, last_message, marker, runtime_known_bug, status_of};
+use crate::{Backend, last_message, marker, status_of};
 
 crate::tests![crud_search_count_copy, state_and_history];
 
@@ -70,14 +70,7 @@ async fn crud_search_count_copy(b: Arc<Backend>) {
     assert_eq!(by_ids[0].thread_id, id);
     let page = t.search_page(&mine.clone().limit(1u64)).await.unwrap();
     assert_eq!(page.items.len(), 1);
-    runtime_known_bug(
-        &b,
-        page.next == Some(1),
-        &format!(
-            "POST /threads/search limit=1 of 2: X-Pagination-Next is {:?}, want Some(1)",
-            page.next
-        ),
-    );
+    assert_eq!(page.next, Some(1), "POST /threads/search limit=1 of 2: X-Pagination-Next");
     let raw = t.search_raw(&mine.clone().select(vec!["thread_id".to_string()])).await.unwrap();
     assert_eq!(raw.len(), 2);
     for r in &raw {
@@ -94,11 +87,7 @@ async fn crud_search_count_copy(b: Arc<Backend>) {
     assert_eq!(t.count(&mine).await.unwrap(), 3);
     // Copying a thread that does not exist is 409 Conflict (sic) on langgraph dev.
     let missing = status_of(t.copy(&uuid::Uuid::new_v4().to_string()).await);
-    runtime_known_bug(
-        &b,
-        missing == 409,
-        &format!("copy of an unknown thread: {missing}, want 409"),
-    );
+    assert_eq!(missing, 409, "copy of an unknown thread");
 
     t.delete(&first.thread_id).await.unwrap();
     assert_eq!(status_of(t.get(&first.thread_id).await), 404);
