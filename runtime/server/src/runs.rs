@@ -361,9 +361,10 @@ impl Runs {
         Ok(None)
     }
 
-    /// Tells the workers there is work.
+    /// Tells the workers there is work: one of them looks (a worker that finds a run wakes the
+    /// next, so a burst fans out). Waking every idle worker made each new run cost one write
+    /// transaction per worker, all contending for SQLite's single writer.
     pub fn wake(&self) {
-        self.wake.notify_waiters();
         self.wake.notify_one();
     }
 
@@ -378,7 +379,11 @@ impl Runs {
     async fn work(self: Arc<Self>) {
         loop {
             match self.db.claim_run().await {
-                Ok(Some(run)) => self.execute(run).await,
+                Ok(Some(run)) => {
+                    // There may be more: let another worker look while this one runs.
+                    self.wake.notify_one();
+                    self.execute(run).await
+                }
                 Ok(None) => {
                     // Woken by new runs; the timeout picks up runs whose start was delayed.
                     let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified())
