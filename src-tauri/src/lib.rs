@@ -22,13 +22,14 @@ use tauri::Manager;
 
 use crate::health::HealthBook;
 use crate::sidecar::Sidecar;
-use crate::store::{Saved, Store, keys, normalize_url};
+use crate::store::{KeyCache, Saved, Store, normalize_url};
 
 /// Everything the commands share.
 pub struct Shell {
     store: Mutex<Store>,
     sidecar: Arc<Sidecar>,
     health: Arc<HealthBook>,
+    keys: KeyCache,
 }
 
 /// Where a connection points and the key to use, resolved for one request.
@@ -54,7 +55,7 @@ impl Shell {
             .get(id)
             .map(|c| c.url.clone())
             .ok_or_else(|| format!("no connection {id:?}"))?;
-        Ok(Target { url, key: keys::get(id)? })
+        Ok(Target { url, key: self.keys.get(id)? })
     }
 
     /// Every connection to check: id, URL (none while the local runtime is down) and key.
@@ -68,7 +69,7 @@ impl Shell {
         for c in saved {
             // A keychain that cannot be read leaves the key out; the check then reports the
             // server's 401/403, and the command paths report the keychain error itself.
-            let key = keys::get(&c.id).ok().flatten();
+            let key = self.keys.get(&c.id).ok().flatten();
             out.push((c.id.clone(), Some(Target { url: c.url, key })));
         }
         out
@@ -81,7 +82,7 @@ impl Shell {
             url: c.url.clone(),
             color: c.color.clone(),
             local: false,
-            has_key: keys::get(&c.id).ok().flatten().is_some(),
+            has_key: self.keys.get(&c.id).ok().flatten().is_some(),
             health: self.health.get(&c.id),
         }
     }
@@ -161,8 +162,8 @@ async fn connection_save(
         };
         // The key first: if the keychain refuses it, nothing is saved half-way.
         match input.api_key.as_deref().map(str::trim) {
-            Some("") => keys::delete(&id)?,
-            Some(key) => keys::set(&id, key)?,
+            Some("") => shell.keys.delete(&id)?,
+            Some(key) => shell.keys.set(&id, key)?,
             None => {}
         }
         let saved = Saved { id: id.clone(), name, url, color };
@@ -174,14 +175,14 @@ async fn connection_save(
         if let Err(e) = store.save() {
             store.connections = previous;
             if input.id.is_none() {
-                let _ = keys::delete(&id);
+                let _ = shell.keys.delete(&id);
             }
             return Err(e);
         }
         saved
     };
     shell.health.forget(&saved.id);
-    let target = Target { url: saved.url.clone(), key: keys::get(&saved.id)? };
+    let target = Target { url: saved.url.clone(), key: shell.keys.get(&saved.id)? };
     shell.health.check_now(&saved.id, &target).await;
     Ok(shell.view_of(&saved))
 }
@@ -201,7 +202,7 @@ fn connection_remove(shell: tauri::State<'_, Shell>, id: String) -> Cmd<()> {
         store.connections = before;
         return Err(e);
     }
-    keys::delete(&id)?;
+    shell.keys.delete(&id)?;
     shell.health.forget(&id);
     Ok(())
 }
@@ -297,7 +298,12 @@ pub fn run() {
             let sidecar = Sidecar::new(sidecar::find_binary(), data.join("runtime"));
             let health = HealthBook::new();
             tauri::async_runtime::spawn(Arc::clone(&sidecar).supervise());
-            app.manage(Shell { store: Mutex::new(store), sidecar, health: Arc::clone(&health) });
+            app.manage(Shell {
+                store: Mutex::new(store),
+                sidecar,
+                health: Arc::clone(&health),
+                keys: KeyCache::default(),
+            });
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 health::watch(health, move || handle.state::<Shell>().targets()).await;

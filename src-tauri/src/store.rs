@@ -92,6 +92,44 @@ pub fn normalize_url(url: &str) -> Result<String, String> {
     Ok(format!("{scheme}{rest}"))
 }
 
+/// The keychain's keys, read once and then kept in the shell's memory (and nowhere else): the
+/// health loop and the UI's polling would otherwise ask the Secret Service over D-Bus for every
+/// connection several times a second. A failed read is not remembered, so it is retried.
+#[derive(Default)]
+pub struct KeyCache(std::sync::Mutex<std::collections::HashMap<String, Option<String>>>);
+
+impl KeyCache {
+    fn remember(&self, id: &str, key: Option<String>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id.to_string(), key);
+        }
+    }
+
+    /// The key of a connection, if one is stored.
+    pub fn get(&self, id: &str) -> Result<Option<String>, String> {
+        if let Some(k) = self.0.lock().ok().and_then(|m| m.get(id).cloned()) {
+            return Ok(k);
+        }
+        let key = keys::get(id)?;
+        self.remember(id, key.clone());
+        Ok(key)
+    }
+
+    /// Stores (replaces) the key of a connection.
+    pub fn set(&self, id: &str, key: &str) -> Result<(), String> {
+        keys::set(id, key)?;
+        self.remember(id, Some(key.to_string()));
+        Ok(())
+    }
+
+    /// Removes the key of a connection.
+    pub fn delete(&self, id: &str) -> Result<(), String> {
+        keys::delete(id)?;
+        self.remember(id, None);
+        Ok(())
+    }
+}
+
 /// The API keys, one keychain entry per connection id.
 pub mod keys {
     use super::KEYCHAIN_SERVICE;
