@@ -88,22 +88,21 @@ impl Shell {
     }
 
     fn local_view(&self) -> ConnectionView {
-        let rt = self.sidecar.view();
+        let (state, url, last_line) = self.sidecar.summary();
         let mut health = self.health.get(LOCAL_CONNECTION);
-        match rt.state {
+        match state {
             SidecarState::Running => {}
             SidecarState::Starting | SidecarState::Restarting | SidecarState::Stopped => {
                 health = Health { state: HealthState::Starting, ..health };
             }
             SidecarState::Failed => {
-                health =
-                    Health { state: HealthState::Down, error: rt.log.last().cloned(), ..health };
+                health = Health { state: HealthState::Down, error: last_line, ..health };
             }
         }
         ConnectionView {
             id: LOCAL_CONNECTION.into(),
             name: "Local runtime".into(),
-            url: rt.url.unwrap_or_default(),
+            url: url.unwrap_or_default(),
             color: "#7c3aed".into(),
             local: true,
             has_key: false,

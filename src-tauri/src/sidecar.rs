@@ -100,6 +100,14 @@ impl Sidecar {
         }
     }
 
+    /// State, URL and last log line, without copying the whole log (read on every UI poll).
+    pub fn summary(&self) -> (SidecarState, Option<String>, Option<String>) {
+        match self.inner.lock() {
+            Ok(i) => (i.view.state, i.view.url.clone(), i.log.back().cloned()),
+            Err(_) => (SidecarState::Failed, None, None),
+        }
+    }
+
     /// The process id of the runtime, while one is alive.
     pub fn pid(&self) -> Option<u32> {
         self.inner.lock().ok()?.pid

@@ -911,7 +911,8 @@ enum Cond {
 
 fn tool_calls(cx: &Value) -> Vec<&str> {
     let last = &cx["last_message"];
-    if last.get("type").and_then(Value::as_str) != Some("ai") {
+    // The same reading of a message's kind as the tools node's (chunks and roles included).
+    if crate::nodes::kind_of(last) != "ai" {
         return Vec::new();
     }
     last.get("tool_calls")

@@ -25,7 +25,7 @@ pub(crate) fn content_text(m: &Value) -> String {
     }
 }
 
-fn kind_of(m: &Value) -> &str {
+pub(crate) fn kind_of(m: &Value) -> &str {
     match m.get("type").and_then(Value::as_str) {
         Some("AIMessageChunk") => "ai",
         Some(t) => t,

@@ -536,7 +536,8 @@ impl Runs {
         let (config, mut input) = run_config(run, &assistant, kwargs, &requested)?;
         // A run picked up again after a crash continues from its last checkpoint instead of
         // applying its input a second time.
-        let requeued = self.requeued.lock().map(|r| r.contains(&run.run_id)).unwrap_or(true);
+        // Taken out of the set: a run resumes from its checkpoints once.
+        let requeued = self.requeued.lock().map(|mut r| r.remove(&run.run_id)).unwrap_or(true);
         if requeued
             && self.db.run_has_checkpoints(&run.thread_id, &run.run_id).await.map_err(db_err)?
         {

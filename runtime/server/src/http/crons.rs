@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use orrery_api::STREAM_MODES;
 use serde_json::{Map, Value, json};
 
 use super::openapi::Method::{Delete, Get, Patch, Post};
@@ -60,17 +61,6 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
 
 // ------------------------------------------------------------------------------ validation
 
-const STREAM_MODES: [&str; 9] = [
-    "values",
-    "messages",
-    "messages-tuple",
-    "tasks",
-    "checkpoints",
-    "updates",
-    "events",
-    "debug",
-    "custom",
-];
 const SORT_BY: [&str; 7] = [
     "cron_id",
     "assistant_id",
