@@ -75,6 +75,18 @@ fn text(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// `($1, $2, ...), ($n+1, ...)`: the VALUES list of a multi-row insert of `rows` rows of `cols`
+/// columns.
+fn values_placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Db {
     /// Opens PostgreSQL at `database_uri` when given, else (creating it if needed) the SQLite
     /// file in `dir`, and brings the schema up to date.
@@ -629,23 +641,10 @@ impl Db {
     ) -> DbResult<()> {
         const ROWS: usize = 150; // 900 parameters a statement
         for (chunk_no, chunk) in log.chunks(ROWS).enumerate() {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|n| {
-                    let b = n * 6;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    )
-                })
-                .collect();
+            let values = values_placeholders(chunk.len(), 6);
             let sql = format!(
                 "INSERT INTO run_events (run_id, seq, thread_id, event_id, event, data) VALUES {} ON CONFLICT (run_id, seq) DO NOTHING",
-                values.join(", ")
+                values
             );
             let mut q = sqlx::query(&sql);
             for (i, f) in chunk.iter().enumerate() {
@@ -1403,12 +1402,7 @@ impl Checkpointer for SqlSaver {
             .enumerate()
             .filter(|(_, r)| !r.is_empty())
             .map(|(kind, r)| {
-                let values: Vec<String> = (0..r.len())
-                    .map(|n| {
-                        let b = n * 8;
-                        format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
-                    })
-                    .collect();
+                let values = values_placeholders(r.len(), 8);
                 let on_conflict = if kind == 1 {
                     "DO UPDATE SET channel = excluded.channel, value = excluded.value, task_path = excluded.task_path"
                 } else {
@@ -1417,7 +1411,7 @@ impl Checkpointer for SqlSaver {
                 let sql = format!(
                     "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES {}
                      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}",
-                    values.join(", ")
+                    values
                 );
                 (sql, r)
             })
