@@ -6,7 +6,13 @@
 //! Architecture Invariant: SQL lives in this module only; handlers call these functions.
 //! Every write that must not be half-done runs in one transaction.
 
+mod buffer;
+
 use std::path::Path;
+use std::sync::Arc;
+
+pub use buffer::Durability;
+use buffer::{Buffers, Op, ThreadBuffer, WriteRow};
 
 use async_trait::async_trait;
 use orrery_api::{Assistant, Run, RunStatus, Thread, ThreadStatus};
@@ -53,8 +59,61 @@ pub enum Backend {
 /// The database.
 #[derive(Clone)]
 pub struct Db {
+    /// Reads (and, on PostgreSQL, writes too).
     pub(crate) pool: AnyPool,
+    /// Writes. On SQLite a pool of one connection: SQLite has one writer at a time, and
+    /// writers queued here wait their turn in order, where writers on several connections
+    /// would poll for the file lock (`busy_timeout` sleeps up to 100 ms between tries). On
+    /// PostgreSQL the same pool as `pool`.
+    pub(crate) writer: AnyPool,
     backend: Backend,
+    /// Checkpoints of running runs not yet stored (see [`Durability`]).
+    buffers: Arc<Buffers>,
+    /// Assistants by id, on SQLite (which one process serves): every run reads its assistant
+    /// twice. Any assistant write empties it.
+    assistants: Option<Arc<AssistantCache>>,
+}
+
+/// Empties the assistant cache when dropped (when a write ends, committed or not).
+struct ClearOnDrop<'a>(&'a Db);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.assistants_changed();
+    }
+}
+
+/// A cache of assistant rows. The generation stops a read that raced with a write from
+/// caching what it read before the write.
+#[derive(Default)]
+pub(crate) struct AssistantCache {
+    inner: std::sync::Mutex<(u64, std::collections::HashMap<String, Assistant>)>,
+}
+
+impl AssistantCache {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (u64, std::collections::HashMap<String, Assistant>)> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, id: &str) -> (u64, Option<Assistant>) {
+        let g = self.lock();
+        (g.0, g.1.get(id).cloned())
+    }
+
+    fn put(&self, generation: u64, a: &Assistant) {
+        let mut g = self.lock();
+        if g.0 == generation {
+            g.1.insert(a.assistant_id.clone(), a.clone());
+        }
+    }
+
+    fn clear(&self) {
+        let mut g = self.lock();
+        g.0 += 1;
+        g.1.clear();
+    }
 }
 
 fn obj(s: &str) -> DbResult<Map<String, Value>> {
@@ -87,6 +146,26 @@ fn values_placeholders(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// The options of a pool of at most `max` connections; SQLite connections use WAL (readers run
+/// beside the one writer) and wait for locks instead of failing.
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max).after_connect(move |conn, _| {
+        Box::pin(async move {
+            if backend == Backend::Sqlite {
+                // One statement per call: the Any driver runs only the first of several.
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA busy_timeout = 10000",
+                ] {
+                    conn.execute(pragma).await?;
+                }
+            }
+            Ok(())
+        })
+    })
+}
+
 impl Db {
     /// Opens PostgreSQL at `database_uri` when given, else (creating it if needed) the SQLite
     /// file in `dir`, and brings the schema up to date.
@@ -102,27 +181,15 @@ impl Db {
                 Backend::Sqlite,
             ),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; waits instead of failing.
-                        // One statement per call: the Any driver runs only the first of several.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
-                            conn.execute(pragma).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
+        let pool = pool_options(backend, if backend == Backend::Sqlite { 8 } else { 16 })
             .connect(&url)
             .await?;
-        let db = Db { pool, backend };
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect(&url).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        let assistants = (backend == Backend::Sqlite).then(Arc::default);
+        let db = Db { pool, writer, backend, buffers: Arc::default(), assistants };
         db.migrate().await?;
         Ok(db)
     }
@@ -133,7 +200,7 @@ impl Db {
     }
 
     async fn migrate(&self) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS orrery_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
             .execute(&mut *tx)
             .await?;
@@ -176,7 +243,9 @@ impl Db {
     /// Inserts an assistant and its first version, unless the id exists. Returns whether it was
     /// inserted.
     pub async fn insert_assistant(&self, a: &Assistant) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        self.assistants_changed();
+        let _after = ClearOnDrop(self);
+        let mut tx = self.writer.begin().await?;
         let res = sqlx::query(
             "INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
@@ -228,11 +297,29 @@ impl Db {
 
     /// One assistant.
     pub async fn get_assistant(&self, id: &str) -> DbResult<Option<Assistant>> {
+        let generation = match &self.assistants {
+            Some(cache) => match cache.get(id) {
+                (_, Some(a)) => return Ok(Some(a)),
+                (generation, None) => Some(generation),
+            },
+            None => None,
+        };
         let row = sqlx::query("SELECT * FROM assistants WHERE assistant_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(Self::assistant).transpose()
+        let a = row.as_ref().map(Self::assistant).transpose()?;
+        if let (Some(cache), Some(generation), Some(a)) = (&self.assistants, generation, &a) {
+            cache.put(generation, a);
+        }
+        Ok(a)
+    }
+
+    /// Forgets cached assistants (before and after every assistant write).
+    fn assistants_changed(&self) {
+        if let Some(cache) = &self.assistants {
+            cache.clear();
+        }
     }
 
     /// Every assistant (the API filters and sorts; the count is small).
@@ -243,7 +330,9 @@ impl Db {
 
     /// Stores a new version of an assistant and points the assistant at it.
     pub async fn update_assistant(&self, a: &Assistant) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        self.assistants_changed();
+        let _after = ClearOnDrop(self);
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE assistants SET graph_id = $1, config = $2, context = $3, metadata = $4, name = $5, description = $6, version = $7, updated_at = $8 WHERE assistant_id = $9",
         )
@@ -265,6 +354,8 @@ impl Db {
 
     /// Points an assistant at one of its existing versions (no new version).
     pub async fn point_assistant(&self, a: &Assistant) -> DbResult<()> {
+        self.assistants_changed();
+        let _after = ClearOnDrop(self);
         sqlx::query(
             "UPDATE assistants SET graph_id = $1, config = $2, metadata = $3, name = $4, description = $5, version = $6, updated_at = $7 WHERE assistant_id = $8",
         )
@@ -276,7 +367,7 @@ impl Db {
         .bind(a.version)
         .bind(&a.updated_at)
         .bind(&a.assistant_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -305,7 +396,9 @@ impl Db {
 
     /// Deletes an assistant with its versions and crons. Returns whether it existed.
     pub async fn delete_assistant(&self, id: &str) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        self.assistants_changed();
+        let _after = ClearOnDrop(self);
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query("DELETE FROM assistants WHERE assistant_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -341,7 +434,7 @@ impl Db {
 
     /// Inserts a thread unless the id exists. Returns whether it was inserted.
     pub async fn insert_thread(&self, t: &Thread) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let inserted = Self::insert_thread_tx(&mut tx, t).await?;
         tx.commit().await?;
         Ok(inserted)
@@ -398,7 +491,7 @@ impl Db {
         .bind(t.error.as_ref().map(text))
         .bind(t.interrupts.as_ref().map(text))
         .bind(&t.thread_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -406,7 +499,8 @@ impl Db {
     /// Deletes a thread with its runs (and their stream logs), crons and checkpoints, in one
     /// transaction.
     pub async fn delete_thread(&self, id: &str) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        self.discard_buffer(id).await;
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query("DELETE FROM threads WHERE thread_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -426,7 +520,8 @@ impl Db {
     /// goes, with its pending writes; the one kept loses its parent. One transaction. Returns
     /// whether the thread exists.
     pub async fn keep_latest_checkpoints(&self, thread_id: &str) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        self.flush_thread(thread_id).await?;
+        let mut tx = self.writer.begin().await?;
         let exists: Option<String> =
             sqlx::query_scalar("SELECT thread_id FROM threads WHERE thread_id = $1")
                 .bind(thread_id)
@@ -479,7 +574,7 @@ impl Db {
 
     /// Inserts a pending run and marks its thread busy, in one transaction.
     pub async fn insert_run(&self, r: &Run) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         Self::insert_run_tx(&mut tx, r).await?;
         tx.commit().await?;
         Ok(())
@@ -570,11 +665,7 @@ impl Db {
     /// two runs of one thread.
     pub async fn claim_run(&self) -> DbResult<Option<Run>> {
         let now = orrery_engine::now_iso();
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
-        }
-        let row = sqlx::query(
+        let claim = sqlx::query(
             "UPDATE runs SET status = 'running', updated_at = $1 WHERE run_id = (
                 SELECT r.run_id FROM runs r
                 WHERE r.status = 'pending' AND r.created_at <= $1
@@ -582,10 +673,17 @@ impl Db {
                 ORDER BY r.created_at, r.run_id LIMIT 1)
              RETURNING *",
         )
-        .bind(&now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .bind(&now);
+        let row = if self.backend == Backend::Postgres {
+            let mut tx = self.writer.begin().await?;
+            sqlx::query("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            let row = claim.fetch_optional(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        } else {
+            // One statement is its own transaction.
+            claim.fetch_optional(&self.writer).await?
+        };
         row.as_ref().map(Self::run).transpose()
     }
 
@@ -594,7 +692,7 @@ impl Db {
         let rows = sqlx::query(
             "UPDATE runs SET status = 'pending' WHERE status = 'running' RETURNING run_id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         rows.iter().map(|r| r.try_get::<String, _>("run_id").map_err(DbError::from)).collect()
     }
@@ -620,7 +718,11 @@ impl Db {
         status: RunStatus,
         log: &[Frame],
     ) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let ending = self.end_buffer_begin(thread_id).await;
+        let mut tx = self.writer.begin().await?;
+        if let Some(e) = &ending {
+            e.store(&mut tx, thread_id).await?;
+        }
         sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
             .bind(status.as_str())
             .bind(orrery_engine::now_iso())
@@ -629,6 +731,7 @@ impl Db {
             .await?;
         Self::insert_log(&mut tx, thread_id, run_id, log).await?;
         tx.commit().await?;
+        self.end_buffer_done(thread_id, ending).await;
         Ok(())
     }
 
@@ -695,13 +798,13 @@ impl Db {
         let n = if rollback {
             sqlx::query("DELETE FROM runs WHERE run_id = $1 AND status = 'pending'")
                 .bind(run_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
         } else {
             sqlx::query("UPDATE runs SET status = 'interrupted', updated_at = $1 WHERE run_id = $2 AND status = 'pending'")
                 .bind(orrery_engine::now_iso())
                 .bind(run_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
         };
         Ok(n.rows_affected() > 0)
@@ -709,7 +812,8 @@ impl Db {
 
     /// Deletes a run, its stream log and every checkpoint it made, in one transaction.
     pub async fn rollback_run(&self, thread_id: &str, run_id: &str) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        self.discard_buffer(thread_id).await;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM runs WHERE run_id = $1").bind(run_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM run_events WHERE run_id = $1")
             .bind(run_id)
@@ -743,7 +847,7 @@ impl Db {
 
     /// Deletes a run with its stream log, in one transaction. Returns whether it existed.
     pub async fn delete_run(&self, thread_id: &str, run_id: &str) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query("DELETE FROM runs WHERE run_id = $1 AND thread_id = $2")
             .bind(run_id)
             .bind(thread_id)
@@ -768,7 +872,11 @@ impl Db {
         thread: &Thread,
         log: &[Frame],
     ) -> DbResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let ending = self.end_buffer_begin(&thread.thread_id).await;
+        let mut tx = self.writer.begin().await?;
+        if let Some(e) = &ending {
+            e.store(&mut tx, &thread.thread_id).await?;
+        }
         let now = orrery_engine::now_iso();
         sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
             .bind(status.as_str())
@@ -777,20 +885,16 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         Self::insert_log(&mut tx, &thread.thread_id, run_id, log).await?;
-        let still_busy: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')",
-        )
-        .bind(&thread.thread_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let status = if still_busy > 0 { ThreadStatus::Busy } else { thread.status };
+        // The thread stays busy while other runs are in flight.
         sqlx::query(
-            "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3, status = $4, config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
+            "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3,
+               status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $9 AND status IN ('pending', 'running')) THEN 'busy' ELSE $4 END,
+               config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
         )
         .bind(&now)
         .bind(&now)
         .bind(text(&thread.metadata))
-        .bind(status.as_str())
+        .bind(thread.status.as_str())
         .bind(text(&thread.config))
         .bind(thread.values.as_ref().map(text))
         .bind(thread.error.as_ref().map(text))
@@ -799,6 +903,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.end_buffer_done(&thread.thread_id, ending).await;
         Ok(())
     }
 }
@@ -927,7 +1032,7 @@ impl Db {
         .bind(&c.created_at)
         .bind(&c.updated_at)
         .bind(c.thread_id.as_deref().unwrap_or_default())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         if n > 0 {
@@ -986,7 +1091,7 @@ impl Db {
         .bind(&c.cron_id)
         .bind(read.next_run_at)
         .bind(&read.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(n > 0)
@@ -996,7 +1101,7 @@ impl Db {
     pub async fn delete_cron(&self, id: &str) -> DbResult<bool> {
         let n = sqlx::query("DELETE FROM crons WHERE cron_id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -1026,7 +1131,7 @@ impl Db {
         next_at: i64,
         job: Option<CronJob<'_>>,
     ) -> DbResult<CronFiring> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let claimed = sqlx::query(
             "UPDATE crons SET next_run_at = $1 WHERE cron_id = $2 AND next_run_at = $3 AND enabled = 1",
         )
@@ -1130,7 +1235,7 @@ impl Db {
         // cache of sqlx's Any driver when the same statement later binds a number.
         .bind(ttl_minutes.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(0.0))
         .bind(expiry(ttl_minutes))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -1157,7 +1262,7 @@ impl Db {
                 .bind(expiry(ttl))
                 .bind(namespace)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         }
         row.as_ref().map(Self::item).transpose()
@@ -1168,7 +1273,7 @@ impl Db {
         sqlx::query("DELETE FROM store_items WHERE namespace = $1 AND key = $2")
             .bind(namespace)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -1194,8 +1299,9 @@ impl Db {
     /// Returns `None` when the source does not exist.
     pub async fn copy_thread(&self, from: &str, to: &str) -> DbResult<Option<Thread>> {
         let Some(src) = self.get_thread(from).await? else { return Ok(None) };
+        self.flush_thread(from).await?;
         let now = orrery_engine::now_iso();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts)
              SELECT $1, $2, $2, $2, metadata, 'idle', config, \"values\", NULL, NULL FROM threads WHERE thread_id = $3",
@@ -1229,6 +1335,13 @@ impl Db {
 
 // -------------------------------------------------------------------- checkpointer
 
+/// How long a buffered checkpoint of an `async` run may wait before a background flush stores
+/// it. Short runs end sooner and store everything with their end, in one transaction.
+const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Rows per multi-row INSERT (well under both databases' parameter limits).
+const ROWS_PER_INSERT: usize = 200;
+
 /// The engine's checkpoints in the database.
 #[derive(Clone)]
 pub struct SqlSaver {
@@ -1246,49 +1359,307 @@ fn engine_err(e: impl std::fmt::Display) -> orrery_engine::Error {
     orrery_engine::Error::Checkpointer(e.to_string())
 }
 
+/// A stored write: `(task_path, task_id, idx, channel, value)`.
+type WriteTuple = (String, String, i64, String, String);
+
+impl Db {
+    /// Starts buffering the checkpoints of a run on `thread_id` (nothing to do for `sync`).
+    /// A buffer a failed run left behind is stored first.
+    pub async fn buffer_run(&self, thread_id: &str, durability: Durability) -> DbResult<()> {
+        if durability == Durability::Sync {
+            return Ok(());
+        }
+        if let Some(old) = self.buffers.open(thread_id, durability) {
+            let _flushing = old.flushing.lock().await;
+            let ops = buffer::compact(old.durability, old.close());
+            self.store_ops(thread_id, &ops).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores every op in one transaction.
+    async fn store_ops(&self, thread_id: &str, ops: &[Arc<Op>]) -> DbResult<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        write_ops(&mut tx, thread_id, ops).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores what `thread_id`'s buffer holds now (waiting for a flush in flight).
+    async fn flush_buffer(&self, thread_id: &str, buf: &Arc<ThreadBuffer>) -> DbResult<()> {
+        let _flushing = buf.flushing.lock().await;
+        buf.scheduled.store(false, std::sync::atomic::Ordering::Release);
+        let ops = buf.snapshot();
+        self.store_ops(thread_id, &ops).await?;
+        buf.drain(ops.len());
+        Ok(())
+    }
+
+    /// Stores `thread_id`'s buffered checkpoints now if its run is `async` (before SQL that reads
+    /// them in the database).
+    pub async fn flush_thread(&self, thread_id: &str) -> DbResult<()> {
+        match self.buffers.get(thread_id) {
+            Some(buf) if buf.durability == Durability::Async => {
+                self.flush_buffer(thread_id, &buf).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Schedules a background flush of an `async` buffer unless one is scheduled.
+    fn schedule_flush(&self, thread_id: &str, buf: &Arc<ThreadBuffer>) {
+        if buf.durability != Durability::Async || !buf.schedule() {
+            return;
+        }
+        let (db, buf, thread_id) = (self.clone(), Arc::clone(buf), thread_id.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(FLUSH_DELAY).await;
+            if let Err(e) = db.flush_buffer(&thread_id, &buf).await {
+                // The ops stay queued: the run's end stores them with its status, or fails.
+                tracing::warn!(thread_id = %thread_id, "storing buffered checkpoints failed: {e}");
+            }
+        });
+    }
+
+    /// Starts ending `thread_id`'s buffer: waits for a flush in flight and returns what the
+    /// transaction that records the run's end must store first. Readers keep seeing the buffer
+    /// until [`Db::end_buffer_done`].
+    async fn end_buffer_begin(&self, thread_id: &str) -> Option<Ending> {
+        let buf = self.buffers.get(thread_id)?;
+        let guard = Arc::clone(&buf.flushing).lock_owned().await;
+        let snapshot = buf.snapshot();
+        let taken = snapshot.len();
+        let ops = buffer::compact(buf.durability, snapshot);
+        Some(Ending { buf, taken, ops, _guard: guard })
+    }
+
+    /// Closes the buffer once the end transaction committed; writes that raced with the end (a
+    /// state update) are stored on their own.
+    async fn end_buffer_done(&self, thread_id: &str, ending: Option<Ending>) {
+        let Some(ending) = ending else { return };
+        let late: Vec<Arc<Op>> = ending.buf.close().into_iter().skip(ending.taken).collect();
+        self.buffers.remove(thread_id, &ending.buf);
+        if let Err(e) = self.store_ops(thread_id, &late).await {
+            tracing::error!(thread_id = %thread_id, "storing checkpoints written as the run ended: {e}");
+        }
+    }
+
+    /// Drops `thread_id`'s buffer unstored (the run is rolled back or the thread deleted).
+    async fn discard_buffer(&self, thread_id: &str) {
+        if let Some(b) = self.buffers.get(thread_id) {
+            let _flushing = b.flushing.lock().await;
+            b.close();
+            self.buffers.remove(thread_id, &b);
+        }
+    }
+}
+
+/// A buffer being ended (see [`Db::end_buffer_begin`]).
+struct Ending {
+    buf: Arc<ThreadBuffer>,
+    /// How many queued ops the end transaction stores (compaction may drop some).
+    taken: usize,
+    ops: Vec<Arc<Op>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Ending {
+    async fn store(&self, tx: &mut sqlx::AnyConnection, thread_id: &str) -> DbResult<()> {
+        write_ops(tx, thread_id, &self.ops).await
+    }
+}
+
+/// Stores buffered checkpoints and writes: checkpoints first (the last of a repeated id wins),
+/// then regular writes (the first of a repeated key wins) and special writes (the last wins).
+async fn write_ops(
+    conn: &mut sqlx::AnyConnection,
+    thread_id: &str,
+    ops: &[Arc<Op>],
+) -> DbResult<()> {
+    let mut puts: Vec<&buffer::PutOp> = Vec::new();
+    let mut regular: Vec<&WriteRow> = Vec::new();
+    let mut special: Vec<&WriteRow> = Vec::new();
+    for op in ops {
+        match op.as_ref() {
+            Op::Put(p) => {
+                puts.retain(|q| !(q.ns == p.ns && q.id == p.id));
+                puts.push(p);
+            }
+            Op::Writes(rows) => {
+                for r in rows {
+                    if r.special {
+                        special.retain(|q| {
+                            !(q.ns == r.ns
+                                && q.checkpoint_id == r.checkpoint_id
+                                && q.task_id == r.task_id
+                                && q.idx == r.idx)
+                        });
+                        special.push(r);
+                    } else {
+                        regular.push(r);
+                    }
+                }
+            }
+        }
+    }
+    for chunk in puts.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, checkpoint, metadata) VALUES {}
+             ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, checkpoint = excluded.checkpoint, metadata = excluded.metadata",
+            values_placeholders(chunk.len(), 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for p in chunk {
+            q = q
+                .bind(thread_id)
+                .bind(&p.ns)
+                .bind(&p.id)
+                .bind(&p.parent)
+                .bind(&p.run_id)
+                .bind(&p.checkpoint)
+                .bind(&p.metadata);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for (rows, on_conflict) in [
+        (&regular, "DO NOTHING"),
+        (
+            &special,
+            "DO UPDATE SET channel = excluded.channel, value = excluded.value, task_path = excluded.task_path",
+        ),
+    ] {
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES {}
+                 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}",
+                values_placeholders(chunk.len(), 8)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(thread_id)
+                    .bind(&r.ns)
+                    .bind(&r.checkpoint_id)
+                    .bind(&r.task_id)
+                    .bind(r.idx)
+                    .bind(&r.channel)
+                    .bind(&r.value)
+                    .bind(&r.task_path);
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
 impl SqlSaver {
-    async fn tuple(&self, row: &AnyRow) -> orrery_engine::Result<CheckpointTuple> {
-        let thread_id: String = row.try_get("thread_id").map_err(engine_err)?;
-        let ns: String = row.try_get("checkpoint_ns").map_err(engine_err)?;
-        let id: String = row.try_get("checkpoint_id").map_err(engine_err)?;
-        let parent: Option<String> = row.try_get("parent_checkpoint_id").map_err(engine_err)?;
-        let cp: String = row.try_get("checkpoint").map_err(engine_err)?;
-        let meta: String = row.try_get("metadata").map_err(engine_err)?;
-        let checkpoint: Checkpoint = serde_json::from_str(&cp).map_err(engine_err)?;
-        let metadata: Map<String, Value> = serde_json::from_str(&meta).map_err(engine_err)?;
-        let writes = sqlx::query(
-            "SELECT task_id, channel, value FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3 ORDER BY task_path, task_id, idx",
+    /// The stored writes against one checkpoint, in order.
+    async fn stored_writes(
+        &self,
+        thread_id: &str,
+        ns: &str,
+        id: &str,
+    ) -> orrery_engine::Result<Vec<WriteTuple>> {
+        let rows = sqlx::query(
+            "SELECT task_path, task_id, idx, channel, value FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3 ORDER BY task_path, task_id, idx",
         )
-        .bind(&thread_id)
-        .bind(&ns)
-        .bind(&id)
+        .bind(thread_id)
+        .bind(ns)
+        .bind(id)
         .fetch_all(&self.db.pool)
         .await
         .map_err(engine_err)?;
+        rows.iter()
+            .map(|w| -> Result<WriteTuple, sqlx::Error> {
+                Ok((
+                    w.try_get("task_path")?,
+                    w.try_get("task_id")?,
+                    w.try_get("idx")?,
+                    w.try_get("channel")?,
+                    w.try_get("value")?,
+                ))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(engine_err)
+    }
+
+    /// A checkpoint tuple from its stored (or buffered) columns and its writes.
+    #[allow(clippy::too_many_arguments)]
+    fn build_tuple(
+        thread_id: &str,
+        ns: &str,
+        id: &str,
+        parent: Option<&str>,
+        checkpoint: &str,
+        metadata: &str,
+        writes: Vec<WriteTuple>,
+    ) -> orrery_engine::Result<CheckpointTuple> {
+        let checkpoint: Checkpoint = serde_json::from_str(checkpoint).map_err(engine_err)?;
+        let metadata: Map<String, Value> = serde_json::from_str(metadata).map_err(engine_err)?;
         let mut pending_writes = Vec::with_capacity(writes.len());
-        for w in writes {
-            let value: String = w.try_get("value").map_err(engine_err)?;
+        for (_, task_id, _, channel, value) in writes {
             pending_writes.push(PendingWrite {
-                task_id: w.try_get("task_id").map_err(engine_err)?,
-                channel: w.try_get("channel").map_err(engine_err)?,
+                task_id,
+                channel,
                 value: serde_json::from_str(&value).map_err(engine_err)?,
             });
         }
+        let at = |checkpoint_id: &str| CheckpointRef {
+            thread_id: thread_id.to_string(),
+            checkpoint_ns: ns.to_string(),
+            checkpoint_id: checkpoint_id.to_string(),
+        };
         Ok(CheckpointTuple {
-            config: CheckpointRef {
-                thread_id: thread_id.clone(),
-                checkpoint_ns: ns.clone(),
-                checkpoint_id: id,
-            },
+            config: at(id),
             checkpoint,
             metadata,
-            parent: parent.map(|p| CheckpointRef {
-                thread_id,
-                checkpoint_ns: ns,
-                checkpoint_id: p,
-            }),
+            parent: parent.map(at),
             pending_writes,
         })
+    }
+
+    /// A stored checkpoint row as a tuple, with its stored writes and, when given, the buffered
+    /// ones merged in.
+    async fn tuple(
+        &self,
+        row: &AnyRow,
+        buffered: Option<&[Arc<Op>]>,
+    ) -> orrery_engine::Result<CheckpointTuple> {
+        let get = |c: &str| row.try_get::<String, _>(c).map_err(engine_err);
+        let (thread_id, ns, id) = (get("thread_id")?, get("checkpoint_ns")?, get("checkpoint_id")?);
+        let parent: Option<String> = row.try_get("parent_checkpoint_id").map_err(engine_err)?;
+        let mut writes = self.stored_writes(&thread_id, &ns, &id).await?;
+        if let Some(ops) = buffered {
+            writes = buffer::merge_writes(writes, ops, &ns, &id);
+        }
+        Self::build_tuple(
+            &thread_id,
+            &ns,
+            &id,
+            parent.as_deref(),
+            &get("checkpoint")?,
+            &get("metadata")?,
+            writes,
+        )
+    }
+
+    /// Queues `op` on the thread's buffer, or stores it now (no buffer, or `sync`).
+    async fn save(&self, thread_id: &str, op: Op) -> orrery_engine::Result<()> {
+        let op = Arc::new(op);
+        let op = match self.db.buffers.get(thread_id) {
+            Some(buf) => match buf.push(op) {
+                Ok(()) => {
+                    self.db.schedule_flush(thread_id, &buf);
+                    return Ok(());
+                }
+                Err(op) => op,
+            },
+            None => op,
+        };
+        self.db.store_ops(thread_id, &[op]).await.map_err(engine_err)
     }
 }
 
@@ -1300,6 +1671,32 @@ impl Checkpointer for SqlSaver {
         checkpoint_ns: &str,
         checkpoint_id: Option<&str>,
     ) -> orrery_engine::Result<Option<CheckpointTuple>> {
+        let buffered = self.db.buffers.get(thread_id).map(|b| b.snapshot());
+        if let Some(ops) = &buffered {
+            // A buffered checkpoint is newer than every stored one of its thread.
+            let found = ops.iter().rev().find_map(|op| match op.as_ref() {
+                Op::Put(p)
+                    if p.ns == checkpoint_ns && checkpoint_id.is_none_or(|id| id == p.id) =>
+                {
+                    Some(p)
+                }
+                _ => None,
+            });
+            if let Some(p) = found {
+                // Its writes came after it, so none of them is stored yet.
+                let writes = buffer::merge_writes(Vec::new(), ops, &p.ns, &p.id);
+                return Self::build_tuple(
+                    thread_id,
+                    &p.ns,
+                    &p.id,
+                    p.parent.as_deref(),
+                    &p.checkpoint,
+                    &p.metadata,
+                    writes,
+                )
+                .map(Some);
+            }
+        }
         let row = match checkpoint_id {
             Some(id) => sqlx::query(
                 "SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3",
@@ -1319,7 +1716,7 @@ impl Checkpointer for SqlSaver {
         }
         .map_err(engine_err)?;
         match row {
-            Some(r) => Ok(Some(self.tuple(&r).await?)),
+            Some(r) => Ok(Some(self.tuple(&r, buffered.as_deref()).await?)),
             None => Ok(None),
         }
     }
@@ -1329,6 +1726,13 @@ impl Checkpointer for SqlSaver {
         thread_id: &str,
         options: &ListOptions,
     ) -> orrery_engine::Result<Vec<CheckpointTuple>> {
+        // History reads the database: an `async` run's buffer is stored first. An `exit` run's
+        // steps are not history (only its end is kept).
+        if let Some(buf) = self.db.buffers.get(thread_id)
+            && buf.durability == Durability::Async
+        {
+            self.db.flush_buffer(thread_id, &buf).await.map_err(engine_err)?;
+        }
         let rows = sqlx::query(
             "SELECT * FROM checkpoints WHERE thread_id = $1
                AND ($2 IS NULL OR checkpoint_ns = $2)
@@ -1348,7 +1752,7 @@ impl Checkpointer for SqlSaver {
             if options.limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
-            let t = self.tuple(&r).await?;
+            let t = self.tuple(&r, None).await?;
             if options.filter.as_ref().is_some_and(|f| !metadata_matches(&t.metadata, f)) {
                 continue;
             }
@@ -1365,21 +1769,15 @@ impl Checkpointer for SqlSaver {
         checkpoint: &Checkpoint,
         metadata: &Map<String, Value>,
     ) -> orrery_engine::Result<()> {
-        sqlx::query(
-            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, checkpoint, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, checkpoint = excluded.checkpoint, metadata = excluded.metadata",
-        )
-        .bind(thread_id)
-        .bind(checkpoint_ns)
-        .bind(&checkpoint.id)
-        .bind(parent_id)
-        .bind(metadata.get("run_id").and_then(Value::as_str))
-        .bind(serde_json::to_string(checkpoint).map_err(engine_err)?)
-        .bind(serde_json::to_string(metadata).map_err(engine_err)?)
-        .execute(&self.db.pool)
-        .await
-        .map_err(engine_err)?;
-        Ok(())
+        let op = Op::Put(buffer::PutOp {
+            ns: checkpoint_ns.to_string(),
+            id: checkpoint.id.clone(),
+            parent: parent_id.map(str::to_string),
+            run_id: metadata.get("run_id").and_then(Value::as_str).map(str::to_string),
+            checkpoint: serde_json::to_string(checkpoint).map_err(engine_err)?,
+            metadata: serde_json::to_string(metadata).map_err(engine_err)?,
+        });
+        self.save(thread_id, op).await
     }
 
     async fn put_writes(
@@ -1389,65 +1787,26 @@ impl Checkpointer for SqlSaver {
         task_path: &str,
         writes: &[(String, Value)],
     ) -> orrery_engine::Result<()> {
-        // One multi-row statement per kind: special channels replace, regular writes are
-        // insert-if-absent. A single statement needs no explicit transaction.
-        let mut rows: [Vec<(i64, &String, String)>; 2] = [Vec::new(), Vec::new()];
+        let mut rows = Vec::with_capacity(writes.len());
         for (i, (channel, value)) in writes.iter().enumerate() {
             let special = special_write_index(channel);
-            let json = serde_json::to_string(value).map_err(engine_err)?;
-            rows[usize::from(special.is_some())].push((special.unwrap_or(i as i64), channel, json));
+            rows.push(WriteRow {
+                ns: at.checkpoint_ns.clone(),
+                checkpoint_id: at.checkpoint_id.clone(),
+                task_id: task_id.to_string(),
+                task_path: task_path.to_string(),
+                idx: special.unwrap_or(i as i64),
+                channel: channel.clone(),
+                value: serde_json::to_string(value).map_err(engine_err)?,
+                special: special.is_some(),
+            });
         }
-        let statements: Vec<(String, &Vec<(i64, &String, String)>)> = rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !r.is_empty())
-            .map(|(kind, r)| {
-                let values = values_placeholders(r.len(), 8);
-                let on_conflict = if kind == 1 {
-                    "DO UPDATE SET channel = excluded.channel, value = excluded.value, task_path = excluded.task_path"
-                } else {
-                    "DO NOTHING"
-                };
-                let sql = format!(
-                    "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES {}
-                     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}",
-                    values
-                );
-                (sql, r)
-            })
-            .collect();
-        let mut tx = if statements.len() > 1 {
-            Some(self.db.pool.begin().await.map_err(engine_err)?)
-        } else {
-            None
-        };
-        for (sql, r) in &statements {
-            let mut q = sqlx::query(sql);
-            for (idx, channel, json) in r.iter() {
-                q = q
-                    .bind(&at.thread_id)
-                    .bind(&at.checkpoint_ns)
-                    .bind(&at.checkpoint_id)
-                    .bind(task_id)
-                    .bind(*idx)
-                    .bind(*channel)
-                    .bind(json)
-                    .bind(task_path);
-            }
-            match tx.as_mut() {
-                Some(tx) => q.execute(&mut **tx).await,
-                None => q.execute(&self.db.pool).await,
-            }
-            .map_err(engine_err)?;
-        }
-        if let Some(tx) = tx {
-            tx.commit().await.map_err(engine_err)?;
-        }
-        Ok(())
+        self.save(&at.thread_id, Op::Writes(rows)).await
     }
 
     async fn delete_thread(&self, thread_id: &str) -> orrery_engine::Result<()> {
-        let mut tx = self.db.pool.begin().await.map_err(engine_err)?;
+        self.db.discard_buffer(thread_id).await;
+        let mut tx = self.db.writer.begin().await.map_err(engine_err)?;
         for table in ["checkpoints", "checkpoint_writes"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE thread_id = $1"))
                 .bind(thread_id)

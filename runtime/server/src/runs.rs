@@ -544,6 +544,13 @@ impl Runs {
             input = Input::Resume;
         }
 
+        // Checkpoints wait in memory as the run's durability allows (`async` by default).
+        let durability = crate::db::Durability::of_run(
+            kwargs.get("durability").and_then(Value::as_str),
+            kwargs.get("checkpoint_during").and_then(Value::as_bool),
+        );
+        self.db.buffer_run(&run.thread_id, durability).await.map_err(db_err)?;
+
         let (tx, mut rx) = mpsc::unbounded_channel::<StreamEvent>();
         let legacy_messages = requested.iter().any(|m| m == "messages");
         let forward = async {
@@ -563,7 +570,10 @@ impl Runs {
             Ok(out) => (RunStatus::Success, out.values.clone(), Value::Null),
             Err(e) => {
                 let kind = e.kind().to_string();
-                let message = if PASS_THROUGH.contains(&kind.as_str()) {
+                // Model providers' errors of graph files are clear and carry no key.
+                let message = if PASS_THROUGH.contains(&kind.as_str())
+                    || orrery_graph_file::providers::ERROR_CLASSES.contains(&kind.as_str())
+                {
                     e.to_string()
                 } else {
                     "An internal error occurred".into()

@@ -422,7 +422,7 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
     let pg = (backend == Backend::Postgres).then(crate::PgDatabase::create);
     let uri = pg.as_ref().map(crate::PgDatabase::uri);
     let http = reqwest::Client::new();
-    let (thread_id, run_id) = {
+    let (thread_id, run_id, checkpoint_before_kill) = {
         let p = Process::start(&dir.0, uri.clone()).await;
         let t: Value = http
             .post(format!("{}/threads", p.url))
@@ -459,7 +459,20 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        (id, rid)
+        // The run's checkpoints reach the database in the background (`async` durability)
+        // within milliseconds; the state read here comes from the process's buffer.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let state: Value = http
+            .get(format!("{}/threads/{id}/state", p.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(state["next"], json!(["echo"]), "{state}");
+        let cp = state["checkpoint"]["checkpoint_id"].as_str().unwrap().to_string();
+        (id, rid, cp)
         // `p` is dropped here: kill -9 while the node sleeps.
     };
     let p = Process::start(&dir.0, uri.clone()).await;
@@ -494,6 +507,82 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(run["status"], "success");
+    let history: Value = http
+        .post(format!("{}/threads/{thread_id}/history", p.url))
+        .json(&json!({"limit": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> =
+        history.as_array().unwrap().iter().map(|h| h["checkpoint_id"].as_str().unwrap()).collect();
+    assert!(
+        ids.contains(&checkpoint_before_kill.as_str()),
+        "the checkpoint made before the kill was stored and the run went on from it: {ids:?}"
+    );
+    assert_eq!(ids.len(), 3, "input, the step before the kill, the end: {history}");
+}
+
+both!(durability_decides_which_checkpoints_history_keeps);
+async fn durability_decides_which_checkpoints_history_keeps(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let history = |limit: usize| {
+        let path = format!("/threads/{id}/history");
+        let s = &s;
+        async move {
+            let (st, h) = s.post(&path, json!({ "limit": limit })).await;
+            assert_eq!(st, 200, "{h}");
+            h.as_array().unwrap().clone()
+        }
+    };
+
+    // exit: only the final checkpoint is kept, and it has no parent (golden 30).
+    let body = json!({"assistant_id": "echo", "input": human("one"), "durability": "exit"});
+    let (st, out) = s.post(&format!("/threads/{id}/runs/wait"), body).await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["messages"].as_array().unwrap().len(), 2, "{out}");
+    let h = history(10).await;
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["parent_checkpoint"], Value::Null);
+    assert_eq!(
+        (h[0]["metadata"]["source"].clone(), h[0]["metadata"]["step"].clone()),
+        (json!("loop"), json!(1))
+    );
+    assert_eq!(h[0]["values"], out);
+
+    // sync (and the default, async): every step is kept, each the parent of the next.
+    for durability in [json!("sync"), Value::Null] {
+        let before = history(100).await.len();
+        let mut body = json!({"assistant_id": "echo", "input": human("more")});
+        if !durability.is_null() {
+            body["durability"] = durability.clone();
+        }
+        let (st, out) = s.post(&format!("/threads/{id}/runs/wait"), body).await;
+        assert_eq!(st, 200, "{out}");
+        let h = history(100).await;
+        assert_eq!(h.len(), before + 3, "{durability}: input, start, echo: {h:?}");
+        for pair in h.windows(2) {
+            assert_eq!(pair[0]["parent_checkpoint"]["checkpoint_id"], pair[1]["checkpoint_id"]);
+        }
+        let (_, state) = s.get(&format!("/threads/{id}/state")).await;
+        assert_eq!(state["values"], out);
+    }
+
+    // `checkpoint_during: false` is `exit` when `durability` is absent.
+    let before = history(100).await.len();
+    let body = json!({"assistant_id": "echo", "input": human("last"), "checkpoint_during": false});
+    let (st, _) = s.post(&format!("/threads/{id}/runs/wait"), body).await;
+    assert_eq!(st, 200);
+    let h = history(100).await;
+    assert_eq!(h.len(), before + 1, "{h:?}");
+    assert_eq!(
+        h[0]["parent_checkpoint"]["checkpoint_id"], h[1]["checkpoint_id"],
+        "its parent is where the run started"
+    );
 }
 
 both!(store_items_namespaces_and_errors);
