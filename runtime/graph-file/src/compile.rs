@@ -7,16 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orrery_engine::{
-    CompileOptions, END, Goto, NodeError, NodeOptions, Reducer, RunConfig, START, StateGraph,
+    CompileOptions, END, Goto, NodeError, NodeOptions, Reducer, RetryPolicy, RunConfig, START,
+    StateGraph,
 };
 use serde_json::{Map, Value, json};
 
-use crate::env::Env;
+use crate::env::{Env, Secret};
 use crate::nodes::{InterruptRun, Rule, ScriptedNode, SetRun, ToolsRun, context};
+use crate::providers::{ProviderNode, RETRYABLE, ToolSchema, Wire};
 use crate::source::{Document, FieldPath, FileError, Pos, Seg, Syntax, check_value};
 use crate::spec::{
-    ChatModelNode, Condition, ConditionalEdgeSpec, GraphFile, InterruptNode, ModelSpec, NodeSpec,
-    ReducerSpec, ResumeMode, ScriptedModel, SetNode, ToolsNode, ValueType,
+    AnthropicModel, ChatModelNode, Condition, ConditionalEdgeSpec, FirstAvailableModel, GraphFile,
+    InterruptNode, ModelSpec, NodeSpec, OpenAiModel, ReducerSpec, ResumeMode, RetrySpec,
+    ScriptedModel, SecretRef, SetNode, TextOrSecret, ToolsNode, ValueType,
 };
 use crate::template::{Path as TPath, Template, ValueTemplate};
 use crate::tools::{BuiltinTool, builtin, builtin_names};
@@ -157,24 +160,38 @@ fn refine_model(doc: &Document, at: &FieldPath) -> Option<FileError> {
     if !model.is_object() {
         return None;
     }
+    let providers = ModelSpec::PROVIDERS.map(|p| format!("`{p}`")).join(", ");
     let Some(provider) = model.get("provider") else {
-        return Some(doc.error(at, "missing field `provider`: expected `scripted`"));
+        return Some(
+            doc.error(at, format!("missing field `provider`: expected one of {providers}")),
+        );
     };
-    match provider.as_str() {
-        Some("scripted") => {
-            let (rel, msg) = check_value::<ScriptedModel>(&without(model, "provider")).err()?;
-            let mut full = at.clone();
-            full.0.extend(rel.0);
-            Some(doc.refine(full, msg))
+    let rest = without(model, "provider");
+    let result = match provider.as_str() {
+        Some("scripted") => check_value::<ScriptedModel>(&rest).err(),
+        Some("openai") => check_value::<OpenAiModel>(&rest).err(),
+        Some("anthropic") => check_value::<AnthropicModel>(&rest).err(),
+        Some("first_available") => {
+            if let Some(Value::Array(list)) = rest.get("models") {
+                for i in 0..list.len() {
+                    if let Some(e) = refine_model(doc, &at.key("models").index(i)) {
+                        return Some(e);
+                    }
+                }
+            }
+            check_value::<FirstAvailableModel>(&rest).err()
         }
-        _ => Some(doc.error(
-            &at.key("provider"),
-            format!(
-                "unknown model provider {provider}: expected one of {} (OpenAI-compatible and Anthropic providers are not in this runtime yet)",
-                ModelSpec::PROVIDERS.map(|p| format!("`{p}`")).join(", ")
-            ),
-        )),
-    }
+        _ => {
+            return Some(doc.error(
+                &at.key("provider"),
+                format!("unknown model provider {provider}: expected one of {providers}"),
+            ));
+        }
+    };
+    let (rel, msg) = result?;
+    let mut full = at.clone();
+    full.0.extend(rel.0);
+    Some(doc.refine(full, msg))
 }
 
 fn normalize(name: &str) -> &str {
@@ -648,7 +665,7 @@ impl Compiler<'_> {
         n: &ChatModelNode,
         at: &FieldPath,
         defaults: &Arc<Map<String, Value>>,
-        opts: NodeOptions,
+        mut opts: NodeOptions,
     ) -> Res<StateGraph> {
         let tools = self.tool_list(&n.tools, &at.key("tools"))?;
         let messages_key = self.messages_key(n.messages_key.as_ref(), &at.key("messages_key"))?;
@@ -656,19 +673,290 @@ impl Compiler<'_> {
             Some(s) => Some(self.template(s, &at.key("system_prompt"))?),
             None => None,
         };
-        let ModelSpec::Scripted(m) = &n.model;
+        let setup = ModelSetup { n, tools: &tools, system_prompt, messages_key, defaults };
         let mat = at.key("model");
-        if let Some(key) = &m.api_key
-            && self.env.get(&key.env).is_none()
-        {
-            return Err(self.err(
-                &mat.key("api_key").key("env"),
+        let (model, provider, model_name) = match &n.model {
+            ModelSpec::FirstAvailable(f) => {
+                let mut chosen = None;
+                let mut wanted = Vec::new();
+                for (i, m) in f.models.iter().enumerate() {
+                    let cat = mat.key("models").index(i);
+                    if matches!(m, ModelSpec::FirstAvailable(_)) {
+                        return Err(self.err(
+                            &cat.key("provider"),
+                            "a `first_available` candidate cannot be `first_available` itself",
+                        ));
+                    }
+                    // Every candidate is checked, the chosen one or not.
+                    let built = self.model(m, &cat, &setup, true)?;
+                    match api_key_of(m) {
+                        Some(k) if self.env.get(&k.env).is_none() => wanted.push(k.env.clone()),
+                        _ => {
+                            if chosen.is_none() {
+                                chosen = Some(built);
+                            }
+                        }
+                    }
+                }
+                chosen.ok_or_else(|| {
+                    self.err(
+                        &mat.key("models"),
+                        if wanted.is_empty() {
+                            "`first_available` needs at least one model".to_string()
+                        } else {
+                            format!(
+                                "no model is available: set one of {} (or add a model without `api_key`, like the scripted one)",
+                                wanted.join(", ")
+                            )
+                        },
+                    )
+                })?
+            }
+            m => self.model(m, &mat, &setup, false)?,
+        };
+        opts.metadata.insert("provider".into(), json!(provider));
+        if let Some(m) = model_name {
+            opts.metadata.insert("model".into(), json!(m));
+        }
+        if let Some(r) = &n.retry {
+            opts.retry = Some(self.retry(r, &at.key("retry"))?);
+        }
+        Ok(match model {
+            BuiltModel::Scripted(node) => g.add_node_with(
+                name.to_string(),
+                move |state, ctx| {
+                    let node = Arc::clone(&node);
+                    async move { node.call(state, ctx).await }
+                },
+                opts,
+            ),
+            BuiltModel::Provider(node) => g.add_node_with(
+                name.to_string(),
+                move |state, ctx| {
+                    let node = Arc::clone(&node);
+                    async move { node.call(state, ctx).await }
+                },
+                opts,
+            ),
+        })
+    }
+
+    fn retry(&self, r: &RetrySpec, at: &FieldPath) -> Res<RetryPolicy> {
+        if r.max_attempts == 0 {
+            return Err(
+                self.err(&at.key("max_attempts"), "expected at least 1 (the first attempt counts)")
+            );
+        }
+        for (k, v) in [
+            ("initial_interval", r.initial_interval),
+            ("backoff_factor", r.backoff_factor),
+            ("max_interval", r.max_interval),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(
+                    self.err(&at.key(k), format!("expected a number of seconds >= 0, got {v}"))
+                );
+            }
+        }
+        Ok(RetryPolicy {
+            initial_interval: r.initial_interval,
+            backoff_factor: r.backoff_factor,
+            max_interval: r.max_interval,
+            max_attempts: r.max_attempts,
+            jitter: r.jitter,
+            retry_on: Some(
+                r.retry_on
+                    .clone()
+                    .unwrap_or_else(|| RETRYABLE.iter().map(|s| s.to_string()).collect()),
+            ),
+        })
+    }
+
+    fn secret(&self, key: &SecretRef, field: &FieldPath, optional: bool) -> Res<Option<Secret>> {
+        match self.env.get(&key.env) {
+            Some(v) => Ok(Some(v)),
+            None if optional => Ok(None),
+            None => Err(self.err(
+                &field.key("env"),
                 format!(
                     "the environment has no `{}`: set it in langgraph.json's env (or its .env file) or in the server's environment",
                     key.env
                 ),
-            ));
+            )),
         }
+    }
+
+    /// Headers (or env) with their secrets; also the bare secret values, for redaction.
+    fn headers(
+        &self,
+        h: &indexmap::IndexMap<String, TextOrSecret>,
+        at: &FieldPath,
+        optional: bool,
+        check_names: bool,
+    ) -> Res<Headers> {
+        let (mut out, mut secrets) = (Vec::new(), Vec::new());
+        for (k, v) in h {
+            let field = at.key(k.clone());
+            if check_names && reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                return Err(self.err(&field, format!("`{k}` is not a header name")));
+            }
+            let value = match v {
+                TextOrSecret::Text(t) => Secret::new(t.clone()),
+                TextOrSecret::Secret(s) => {
+                    let r = SecretRef { env: s.env.clone() };
+                    match self.secret(&r, &field, optional)? {
+                        Some(v) => {
+                            secrets.push(v.clone());
+                            Secret::new(format!(
+                                "{}{}",
+                                s.prefix.as_deref().unwrap_or(""),
+                                v.expose()
+                            ))
+                        }
+                        None => continue,
+                    }
+                }
+            };
+            out.push((k.clone(), value));
+        }
+        Ok((out, secrets))
+    }
+
+    fn base_url(&self, given: Option<&String>, default: &str, at: &FieldPath) -> Res<String> {
+        let url = given.map_or(default, String::as_str).trim_end_matches('/').to_string();
+        match reqwest::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url),
+            _ => Err(self.err(at, format!("`{url}` is not an http(s) URL"))),
+        }
+    }
+
+    fn timeout(&self, t: Option<f64>, at: &FieldPath) -> Res<Duration> {
+        match t {
+            None => Ok(Duration::from_secs(60)),
+            Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+            Some(s) => Err(self.err(at, format!("expected seconds between 0 and 3600, got {s}"))),
+        }
+    }
+
+    /// One model: checked and built. `optional`: a missing key makes it unavailable instead
+    /// of an error (a `first_available` candidate).
+    fn model(
+        &self,
+        m: &ModelSpec,
+        mat: &FieldPath,
+        s: &ModelSetup<'_>,
+        optional: bool,
+    ) -> Res<(BuiltModel, &'static str, Option<String>)> {
+        match m {
+            ModelSpec::Scripted(m) => {
+                if let Some(key) = &m.api_key {
+                    self.secret(key, &mat.key("api_key"), optional)?;
+                }
+                let node = self.scripted(m, mat, s)?;
+                let name = node.model_name.clone();
+                Ok((BuiltModel::Scripted(Arc::new(node)), "scripted", Some(name)))
+            }
+            ModelSpec::OpenAi(m) => {
+                let mut params = Map::new();
+                for (k, v) in [
+                    ("temperature", m.temperature.map(|x| json!(x))),
+                    ("max_tokens", m.max_tokens.map(|x| json!(x))),
+                    ("top_p", m.top_p.map(|x| json!(x))),
+                    ("stop", m.stop.as_ref().map(|x| json!(x))),
+                    ("seed", m.seed.map(|x| json!(x))),
+                ] {
+                    if let Some(v) = v {
+                        params.insert(k.into(), v);
+                    }
+                }
+                params.extend(m.extra_body.clone());
+                let api_key = match &m.api_key {
+                    Some(k) => self.secret(k, &mat.key("api_key"), optional)?,
+                    None => None,
+                };
+                let (headers, secrets) =
+                    self.headers(&m.headers, &mat.key("headers"), optional, true)?;
+                let node = ProviderNode {
+                    wire: Wire::OpenAi,
+                    model: m.model.clone(),
+                    base_url: self.base_url(
+                        m.base_url.as_ref(),
+                        "https://api.openai.com/v1",
+                        &mat.key("base_url"),
+                    )?,
+                    api_key,
+                    api_key_env: m.api_key.as_ref().map(|k| k.env.clone()),
+                    headers,
+                    secrets,
+                    params,
+                    timeout: self.timeout(m.timeout, &mat.key("timeout"))?,
+                    anthropic_version: String::new(),
+                    tools: s.tool_schemas(),
+                    system_prompt: s.system_prompt.clone(),
+                    messages_key: s.messages_key.clone(),
+                    defaults: Arc::clone(s.defaults),
+                };
+                Ok((BuiltModel::Provider(Arc::new(node)), "openai", Some(m.model.clone())))
+            }
+            ModelSpec::Anthropic(m) => {
+                let mut params = Map::new();
+                params.insert("max_tokens".into(), json!(m.max_tokens.unwrap_or(1024)));
+                for (k, v) in [
+                    ("temperature", m.temperature.map(|x| json!(x))),
+                    ("top_p", m.top_p.map(|x| json!(x))),
+                    ("top_k", m.top_k.map(|x| json!(x))),
+                    ("stop_sequences", m.stop_sequences.as_ref().map(|x| json!(x))),
+                ] {
+                    if let Some(v) = v {
+                        params.insert(k.into(), v);
+                    }
+                }
+                params.extend(m.extra_body.clone());
+                let api_key = match &m.api_key {
+                    Some(k) => self.secret(k, &mat.key("api_key"), optional)?,
+                    None => None,
+                };
+                let (headers, secrets) =
+                    self.headers(&m.headers, &mat.key("headers"), optional, true)?;
+                let node = ProviderNode {
+                    wire: Wire::Anthropic,
+                    model: m.model.clone(),
+                    base_url: self.base_url(
+                        m.base_url.as_ref(),
+                        "https://api.anthropic.com",
+                        &mat.key("base_url"),
+                    )?,
+                    api_key,
+                    api_key_env: m.api_key.as_ref().map(|k| k.env.clone()),
+                    headers,
+                    secrets,
+                    params,
+                    timeout: self.timeout(m.timeout, &mat.key("timeout"))?,
+                    anthropic_version: m
+                        .anthropic_version
+                        .clone()
+                        .unwrap_or_else(|| "2023-06-01".into()),
+                    tools: s.tool_schemas(),
+                    system_prompt: s.system_prompt.clone(),
+                    messages_key: s.messages_key.clone(),
+                    defaults: Arc::clone(s.defaults),
+                };
+                Ok((BuiltModel::Provider(Arc::new(node)), "anthropic", Some(m.model.clone())))
+            }
+            ModelSpec::FirstAvailable(_) => Err(self.err(
+                &mat.key("provider"),
+                "`first_available` can only be a node's model, not a candidate",
+            )),
+        }
+    }
+
+    fn scripted(
+        &self,
+        m: &ScriptedModel,
+        mat: &FieldPath,
+        s: &ModelSetup<'_>,
+    ) -> Res<ScriptedNode> {
+        let n = s.n;
         let mut rules = Vec::new();
         for (i, r) in m.rules.iter().enumerate() {
             let rat = mat.key("rules").index(i);
@@ -712,24 +1000,15 @@ impl Compiler<'_> {
             Some(t) => Some(self.template(t, &mat.key("fallback"))?),
             None => None,
         };
-        let _ = tools; // bound tools: the scripted model only calls these (checked above)
-        let node = Arc::new(ScriptedNode {
+        Ok(ScriptedNode {
             model_name: m.name.clone().unwrap_or_else(|| "scripted".into()),
             rules,
             fallback,
             token_delay: Duration::from_millis(m.token_delay_ms.min(10_000)),
-            system_prompt,
-            messages_key,
-            defaults: Arc::clone(defaults),
-        });
-        Ok(g.add_node_with(
-            name.to_string(),
-            move |state, ctx| {
-                let node = Arc::clone(&node);
-                async move { node.call(state, ctx).await }
-            },
-            opts,
-        ))
+            system_prompt: s.system_prompt.clone(),
+            messages_key: s.messages_key.clone(),
+            defaults: Arc::clone(s.defaults),
+        })
     }
 
     fn condition(&self, c: &Condition, field: &FieldPath, boolean: bool) -> Res<Cond> {
@@ -843,13 +1122,50 @@ impl Compiler<'_> {
     }
 }
 
+/// Header (or env) values, and the bare secrets among them (for redaction).
+type Headers = (Vec<(String, Secret)>, Vec<Secret>);
+
+/// What a chat model node needs to build its model.
+struct ModelSetup<'a> {
+    n: &'a ChatModelNode,
+    tools: &'a [&'static BuiltinTool],
+    system_prompt: Option<Template>,
+    messages_key: String,
+    defaults: &'a Arc<Map<String, Value>>,
+}
+
+impl ModelSetup<'_> {
+    fn tool_schemas(&self) -> Vec<ToolSchema> {
+        self.tools
+            .iter()
+            .map(|t| ToolSchema {
+                name: t.name.to_string(),
+                description: t.description.to_string(),
+                parameters: t.parameters(),
+            })
+            .collect()
+    }
+}
+
+enum BuiltModel {
+    Scripted(Arc<ScriptedNode>),
+    Provider(Arc<ProviderNode>),
+}
+
+fn api_key_of(m: &ModelSpec) -> Option<&SecretRef> {
+    match m {
+        ModelSpec::Scripted(m) => m.api_key.as_ref(),
+        ModelSpec::OpenAi(m) => m.api_key.as_ref(),
+        ModelSpec::Anthropic(m) => m.api_key.as_ref(),
+        ModelSpec::FirstAvailable(_) => None,
+    }
+}
+
 /// What the graph drawing shows of a node: its kind (and provider, tools, description).
 fn node_options(node: &NodeSpec) -> NodeOptions {
     let mut m = Map::new();
     let (kind, description) = match node {
         NodeSpec::ChatModel(n) => {
-            let ModelSpec::Scripted(_) = &n.model;
-            m.insert("provider".into(), json!("scripted"));
             if !n.tools.is_empty() {
                 m.insert("tools".into(), json!(n.tools));
             }

@@ -10,14 +10,19 @@
 //!   [`orrery_engine::StateGraph`]. The JSON Schema of the format is generated from [`spec`].
 //! - [`source`]: every error names the file, line, column and field, and what was expected.
 //!
-//! Architecture Invariant: nothing here talks to the network. The chat model of this crate is
-//! the offline `scripted` one; secrets from the project's env are only ever handed to
-//! providers, never written to state, never printed (see [`env::Secret`]).
+//! - [`providers`]: real chat models (OpenAI-compatible chat completions, Anthropic Messages),
+//!   streamed token by token.
+//!
+//! Architecture Invariant: only model providers (and HTTP tools) talk to the network, and only
+//! while a node runs; loading a project never does. Secrets from the project's env are only
+//! ever handed to providers and tools, never written to state, never printed, and redacted
+//! from provider error messages (see [`env::Secret`]).
 
 pub mod compile;
 pub mod env;
 mod nodes;
 pub mod project;
+pub mod providers;
 pub mod source;
 pub mod spec;
 pub mod template;

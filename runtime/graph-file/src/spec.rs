@@ -129,7 +129,7 @@ fn any_type() -> ValueType {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeSpec {
     /// Calls a chat model with the conversation; its answer (text and tool calls) is appended.
-    ChatModel(ChatModelNode),
+    ChatModel(Box<ChatModelNode>),
     /// Runs the tool calls of the last AI message; tool messages are appended.
     Tools(ToolsNode),
     /// Pauses for a human (`interrupt()`); the answer is merged into the state.
@@ -161,6 +161,52 @@ pub struct ChatModelNode {
     /// What the node does.
     #[serde(default)]
     pub description: Option<String>,
+    /// Retries of a failed model call (none when absent). By default only failures worth
+    /// another try are retried: rate limits (429), server errors and overload (5xx), timeouts
+    /// and lost connections — never a bad key (401) or a bad request (400).
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
+}
+
+/// A retry policy (LangGraph's `RetryPolicy`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included (default 3).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Seconds before the first retry (default 0.5).
+    #[serde(default = "default_initial")]
+    pub initial_interval: f64,
+    /// The wait is multiplied by this after each retry (default 2).
+    #[serde(default = "default_backoff")]
+    pub backoff_factor: f64,
+    /// The longest wait, seconds (default 128).
+    #[serde(default = "default_max_interval")]
+    pub max_interval: f64,
+    /// Adds up to a second of random wait (default true).
+    #[serde(default = "default_true")]
+    pub jitter: bool,
+    /// The error classes to retry (default: `RateLimitError`, `InternalServerError`,
+    /// `OverloadedError`, `APITimeoutError`, `APIConnectionError`).
+    #[serde(default)]
+    pub retry_on: Option<Vec<String>>,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_initial() -> f64 {
+    0.5
+}
+fn default_backoff() -> f64 {
+    2.0
+}
+fn default_max_interval() -> f64 {
+    128.0
+}
+fn default_true() -> bool {
+    true
 }
 
 /// A chat model provider.
@@ -169,11 +215,131 @@ pub struct ChatModelNode {
 pub enum ModelSpec {
     /// An offline model that answers from rules (demos and tests).
     Scripted(ScriptedModel),
+    /// Any OpenAI-compatible chat-completions API (OpenAI, Azure-style proxies, vLLM,
+    /// Ollama, LM Studio, OpenRouter...), streamed.
+    #[serde(rename = "openai")]
+    OpenAi(OpenAiModel),
+    /// Anthropic's Messages API, streamed.
+    Anthropic(AnthropicModel),
+    /// The first of `models` whose `api_key` is set in the environment (a model without
+    /// `api_key`, like the scripted one, is always available): e.g. a real provider when its
+    /// key is set, else the scripted model.
+    FirstAvailable(FirstAvailableModel),
 }
 
 impl ModelSpec {
     /// The providers, as written in files.
-    pub const PROVIDERS: [&'static str; 1] = ["scripted"];
+    pub const PROVIDERS: [&'static str; 4] = ["scripted", "openai", "anthropic", "first_available"];
+}
+
+/// `first_available`: candidates, tried in order at load time.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstAvailableModel {
+    /// The candidates (not `first_available` themselves).
+    pub models: Vec<ModelSpec>,
+}
+
+/// Text, or a secret taken from the environment.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TextOrSecret {
+    /// Plain text.
+    Text(String),
+    /// `{env: NAME}`, or `{env: NAME, prefix: "Bearer "}`.
+    Secret(SecretValue),
+}
+
+/// A value taken from the project's environment by name, with text before it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretValue {
+    /// The variable's name.
+    pub env: String,
+    /// Written before the value (`Bearer `).
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// An OpenAI-compatible chat-completions API.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiModel {
+    /// The model (`gpt-4o-mini`, `llama3.1`...).
+    pub model: String,
+    /// The API's base URL (default `https://api.openai.com/v1`); requests go to
+    /// `{base_url}/chat/completions`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The key, sent as `Authorization: Bearer` (none for local servers that need none).
+    #[serde(default)]
+    pub api_key: Option<SecretRef>,
+    /// Sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// The longest answer, in tokens.
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    /// Nucleus sampling.
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// Stop sequences.
+    #[serde(default)]
+    pub stop: Option<Vec<String>>,
+    /// Seed for reproducible sampling.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// Extra request headers (values may be `{env: NAME}`).
+    #[serde(default)]
+    pub headers: IndexMap<String, TextOrSecret>,
+    /// Extra fields merged into the request body.
+    #[serde(default)]
+    pub extra_body: Map<String, Value>,
+    /// Seconds to wait for the answer to start and between streamed chunks (default 60).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+/// Anthropic's Messages API.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnthropicModel {
+    /// The model (`claude-sonnet-4-5`, `claude-haiku-4-5`...).
+    pub model: String,
+    /// The API's base URL (default `https://api.anthropic.com`); requests go to
+    /// `{base_url}/v1/messages`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The key, sent as `x-api-key`.
+    #[serde(default)]
+    pub api_key: Option<SecretRef>,
+    /// The `anthropic-version` header (default `2023-06-01`).
+    #[serde(default)]
+    pub anthropic_version: Option<String>,
+    /// The longest answer, in tokens (default 1024).
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    /// Sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling.
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// Top-k sampling.
+    #[serde(default)]
+    pub top_k: Option<u64>,
+    /// Stop sequences.
+    #[serde(default)]
+    pub stop_sequences: Option<Vec<String>>,
+    /// Extra request headers (values may be `{env: NAME}`).
+    #[serde(default)]
+    pub headers: IndexMap<String, TextOrSecret>,
+    /// Extra fields merged into the request body.
+    #[serde(default)]
+    pub extra_body: Map<String, Value>,
+    /// Seconds to wait for the answer to start and between streamed chunks (default 60).
+    #[serde(default)]
+    pub timeout: Option<f64>,
 }
 
 /// The scripted model: the first rule whose `when` matches the conversation answers.

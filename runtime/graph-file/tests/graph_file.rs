@@ -3,6 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "graph_file/fake.rs"]
+mod fake;
+#[path = "graph_file/providers.rs"]
+mod providers;
+
 use std::sync::Arc;
 
 use orrery_engine::{Command, CompileOptions, InMemorySaver, RunConfig, StreamMode};
@@ -111,7 +116,8 @@ fn more_mistakes_are_named() {
         (BASE.replace("update: {messages: hi}", "update: {messages: \"{{ state.nope }}\"}"), "nodes.a.update.messages", "no key `nope`"),
         (BASE.replace("to: a}", "to: a}\n  - {from: a, to: __start__}"), "edges[1].to", "cannot lead to __start__"),
         (BASE.replace("  - {from: __start__, to: a}\n", "  - {from: a, to: __end__}\n"), "edges", "no edge leaves __start__"),
-        (BASE.replace("    kind: set\n    update: {messages: hi}", "    kind: chat_model\n    model: {provider: openai}"), "nodes.a.model.provider", "unknown model provider"),
+        (BASE.replace("    kind: set\n    update: {messages: hi}", "    kind: chat_model\n    model: {provider: gemini}"), "nodes.a.model.provider", "unknown model provider"),
+        (BASE.replace("    kind: set\n    update: {messages: hi}", "    kind: chat_model\n    model: {provider: openai}"), "nodes.a.model", "missing field `model`"),
         (BASE.replace("    kind: set\n    update: {messages: hi}", "    kind: chat_model\n    tools: [fly]\n    model: {provider: scripted}"), "nodes.a.tools[0]", "unknown tool `fly`"),
         (BASE.replace("    kind: set\n    update: {messages: hi}", "    kind: chat_model\n    model: {provider: scripted, rules: [{reply: x, tool_calls: [{name: echo}]}]}"), "nodes.a.model.rules[0].tool_calls[0].name", "not one of this node's tools"),
         (BASE.replace("    kind: set\n    update: {messages: hi}", "    kind: chat_model\n    model: {provider: scripted, rules: [{whenn: {}}]}"), "nodes.a.model.rules[0].whenn", "unknown field"),

@@ -7,6 +7,7 @@ mod api;
 mod crons;
 mod parity;
 mod projects;
+mod providers;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::tempdir::TempDir;
 use crate::{Backend, PgDatabase, Server, both};
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent).unwrap();
@@ -22,7 +22,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// A server for the project at `config`.
-async fn start_project(backend: Backend, config: &Path) -> anyhow::Result<Server> {
+pub(crate) async fn start_project(backend: Backend, config: &Path) -> anyhow::Result<Server> {
     let project = Project::load(config)?;
     let data_dir = TempDir::create();
     let pg = (backend == Backend::Postgres).then(PgDatabase::create);
