@@ -2,7 +2,7 @@
 //! then build an [`orrery_engine::StateGraph`].
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +17,14 @@ use crate::nodes::{InterruptRun, Rule, ScriptedNode, SetRun, ToolsRun, context};
 use crate::providers::{ProviderNode, RETRYABLE, ToolSchema, Wire};
 use crate::source::{Document, FieldPath, FileError, Pos, Seg, Syntax, check_value};
 use crate::spec::{
-    AnthropicModel, ChatModelNode, Condition, ConditionalEdgeSpec, FirstAvailableModel, GraphFile,
-    InterruptNode, ModelSpec, NodeSpec, OpenAiModel, ReducerSpec, ResumeMode, RetrySpec,
-    ScriptedModel, SecretRef, SetNode, TextOrSecret, ToolsNode, ValueType,
+    AnthropicModel, ChatModelNode, CommandToolSpec, Condition, ConditionalEdgeSpec,
+    FirstAvailableModel, GraphFile, HttpMethod, HttpToolSpec, InterruptNode, ModelSpec, NodeSpec,
+    OpenAiModel, ReducerSpec, ResumeMode, RetrySpec, ScriptedModel, SecretRef, SetNode,
+    TextOrSecret, ToolSpec, ToolsNode, ValueType,
 };
 use crate::template::{Path as TPath, Template, ValueTemplate};
-use crate::tools::{BuiltinTool, builtin, builtin_names};
+use crate::tool_kinds::{CommandTool, HeaderValue, HttpTool, Tool};
+use crate::tools::{BUILTIN_TOOLS, builtin, builtin_names};
 
 /// An assistant a graph file asks for, created at start-up.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,10 +75,11 @@ pub fn load_graph_file(path: &Path, shown: &str, env: &Env) -> Result<LoadedGrap
         field: String::new(),
         message: format!("cannot read the graph file: {e}"),
     })?;
-    compile_text(shown, &text, Syntax::of_path(shown), env)
+    compile_text_at(shown, &text, Syntax::of_path(shown), env, path.parent())
 }
 
-/// Compiles graph file text.
+/// Compiles graph file text (relative paths in it, such as a `command` tool's program, are
+/// read from the current directory).
 ///
 /// # Errors
 /// A malformed file, with the line, column and field, and what was expected.
@@ -86,6 +89,20 @@ pub fn compile_text(
     syntax: Syntax,
     env: &Env,
 ) -> Result<LoadedGraph, FileError> {
+    compile_text_at(file, text, syntax, env, None)
+}
+
+/// Compiles graph file text whose relative paths start at `base` (the file's folder).
+///
+/// # Errors
+/// A malformed file, with the line, column and field, and what was expected.
+pub fn compile_text_at(
+    file: &str,
+    text: &str,
+    syntax: Syntax,
+    env: &Env,
+    base: Option<&Path>,
+) -> Result<LoadedGraph, FileError> {
     let doc = Document::parse(file, text, syntax)?;
     if !doc.value.is_object() {
         return Err(doc.error(
@@ -94,7 +111,13 @@ pub fn compile_text(
         ));
     }
     let spec: GraphFile = doc.deserialize_at(&FieldPath::root()).map_err(|e| refine(&doc, e))?;
-    Compiler { doc: &doc, spec: &spec, env }.compile()
+    let base_dir = match base {
+        Some(b) if !b.as_os_str().is_empty() => b.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut c = Compiler { doc: &doc, spec: &spec, env, base_dir, file_tools: Vec::new() };
+    c.file_tools = c.build_tools()?;
+    c.compile()
 }
 
 /// Errors inside a node or a model are reported by serde at the node (tagged enums buffer
@@ -105,6 +128,10 @@ fn refine(doc: &Document, e: FileError) -> FileError {
         [Seg::Key(n), Seg::Key(_), ..] if n == "nodes" => {
             let node_path = FieldPath(path.0[..2].to_vec());
             refine_node(doc, &node_path).unwrap_or(e)
+        }
+        [Seg::Key(n), Seg::Key(_), ..] if n == "tools" => {
+            let tool_path = FieldPath(path.0[..2].to_vec());
+            refine_tool(doc, &tool_path).unwrap_or(e)
         }
         _ => e,
     }
@@ -152,6 +179,32 @@ fn refine_node(doc: &Document, at: &FieldPath) -> Option<FileError> {
             return Some(e);
         }
     }
+    Some(doc.refine(full, msg))
+}
+
+fn refine_tool(doc: &Document, at: &FieldPath) -> Option<FileError> {
+    let tool = doc.get(at)?;
+    if !tool.is_object() {
+        return None;
+    }
+    let kinds = ToolSpec::KINDS.map(|k| format!("`{k}`")).join(", ");
+    let Some(kind) = tool.get("kind") else {
+        return Some(doc.error(at, format!("missing field `kind`: expected one of {kinds}")));
+    };
+    let rest = without(tool, "kind");
+    let result = match kind.as_str() {
+        Some("http") => check_value::<HttpToolSpec>(&rest).err(),
+        Some("command") => check_value::<CommandToolSpec>(&rest).err(),
+        _ => {
+            return Some(doc.error(
+                &at.key("kind"),
+                format!("unknown tool kind {kind}: expected one of {kinds}"),
+            ));
+        }
+    };
+    let (rel, msg) = result?;
+    let mut full = at.clone();
+    full.0.extend(rel.0);
     Some(doc.refine(full, msg))
 }
 
@@ -238,6 +291,10 @@ struct Compiler<'a> {
     doc: &'a Document,
     spec: &'a GraphFile,
     env: &'a Env,
+    /// Where relative paths start.
+    base_dir: PathBuf,
+    /// The tools the file defines.
+    file_tools: Vec<Tool>,
 }
 
 type Res<T> = Result<T, FileError>;
@@ -327,19 +384,167 @@ impl Compiler<'_> {
         Ok(t)
     }
 
-    fn tool_list(&self, names: &[String], field: &FieldPath) -> Res<Vec<&'static BuiltinTool>> {
+    fn tool_list(&self, names: &[String], field: &FieldPath) -> Res<Vec<Tool>> {
         names
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                builtin(n).ok_or_else(|| {
+                if let Some(t) = self.file_tools.iter().find(|t| t.name() == n) {
+                    return Ok(t.clone());
+                }
+                builtin(n).map(Tool::Builtin).ok_or_else(|| {
+                    let mut defined: Vec<&str> = self.file_tools.iter().map(Tool::name).collect();
+                    if defined.is_empty() {
+                        defined.push("none");
+                    }
                     self.err(
                         &field.index(i),
-                        format!("unknown tool `{n}`: the built-in tools are {}", builtin_names()),
+                        format!(
+                            "unknown tool `{n}`: the built-in tools are {}; the file's `tools` are {}",
+                            builtin_names(),
+                            defined.join(", ")
+                        ),
                     )
                 })
             })
             .collect()
+    }
+
+    /// The tools the file defines under `tools`, checked.
+    fn build_tools(&self) -> Res<Vec<Tool>> {
+        let mut out = Vec::new();
+        for (name, spec) in &self.spec.tools {
+            let at = Self::at("tools").key(name.clone());
+            if builtin(name).is_some() {
+                return Err(self.err(
+                    &at,
+                    format!("`{name}` is the name of a built-in tool: choose another name"),
+                ));
+            }
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.err(
+                    &at,
+                    format!("`{name}` cannot name a tool (letters, digits, `_` and `-` only)"),
+                ));
+            }
+            let object = json!({"type": "object", "properties": {}});
+            out.push(match spec {
+                ToolSpec::Http(h) => {
+                    let url = self.template(&h.url, &at.key("url"))?;
+                    let head = h.url.split("{{").next().unwrap_or_default();
+                    if !(head.starts_with("http://") || head.starts_with("https://")) {
+                        return Err(
+                            self.err(&at.key("url"), format!("`{}` is not an http(s) URL", h.url))
+                        );
+                    }
+                    let mut headers = Vec::new();
+                    let mut secrets = Vec::new();
+                    for (k, v) in &h.headers {
+                        let field = at.key("headers").key(k.clone());
+                        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                            return Err(self.err(&field, format!("`{k}` is not a header name")));
+                        }
+                        let value = match v {
+                            TextOrSecret::Text(t) => HeaderValue::Text(self.template(t, &field)?),
+                            TextOrSecret::Secret(sv) => {
+                                let r = SecretRef { env: sv.env.clone() };
+                                let value = self.secret(&r, &field, false)?.ok_or_else(|| {
+                                    self.err(&field.key("env"), "no value for this secret")
+                                })?;
+                                secrets.push(value.clone());
+                                HeaderValue::Secret {
+                                    prefix: sv.prefix.clone().unwrap_or_default(),
+                                    value,
+                                }
+                            }
+                        };
+                        headers.push((k.clone(), value));
+                    }
+                    let body = match &h.body {
+                        Some(b) => Some(self.value_template(b, &at.key("body"))?),
+                        None => None,
+                    };
+                    let method = match h.method {
+                        HttpMethod::GET => reqwest::Method::GET,
+                        HttpMethod::POST => reqwest::Method::POST,
+                        HttpMethod::PUT => reqwest::Method::PUT,
+                        HttpMethod::PATCH => reqwest::Method::PATCH,
+                        HttpMethod::DELETE => reqwest::Method::DELETE,
+                    };
+                    Tool::Http(Arc::new(HttpTool {
+                        name: name.clone(),
+                        description: h
+                            .description
+                            .clone()
+                            .unwrap_or_else(|| format!("{method} {}", h.url)),
+                        parameters: h.parameters.clone().unwrap_or(object),
+                        method,
+                        url,
+                        headers,
+                        body,
+                        timeout: self.tool_timeout(h.timeout, &at.key("timeout"))?,
+                        secrets,
+                    }))
+                }
+                ToolSpec::Command(c) => {
+                    let program = if c.command.contains('/') {
+                        let p = self.base_dir.join(&c.command);
+                        if !p.is_file() {
+                            return Err(self.err(
+                                &at.key("command"),
+                                format!(
+                                    "no such program `{}` (looked for {})",
+                                    c.command,
+                                    p.display()
+                                ),
+                            ));
+                        }
+                        p
+                    } else if c.command.trim().is_empty() {
+                        return Err(self.err(&at.key("command"), "expected a program"));
+                    } else {
+                        PathBuf::from(&c.command)
+                    };
+                    let cwd = match &c.cwd {
+                        Some(d) => {
+                            let p = self.base_dir.join(d);
+                            if !p.is_dir() {
+                                return Err(self.err(
+                                    &at.key("cwd"),
+                                    format!("no such folder `{d}` (looked for {})", p.display()),
+                                ));
+                            }
+                            p
+                        }
+                        None => self.base_dir.clone(),
+                    };
+                    let (env, _) = self.headers(&c.env, &at.key("env"), false, false)?;
+                    Tool::Command(Arc::new(CommandTool {
+                        name: name.clone(),
+                        description: c
+                            .description
+                            .clone()
+                            .unwrap_or_else(|| format!("Runs {}", c.command)),
+                        parameters: c.parameters.clone().unwrap_or(object),
+                        program,
+                        args: c.args.clone(),
+                        cwd,
+                        env,
+                        timeout: self.tool_timeout(c.timeout, &at.key("timeout"))?,
+                    }))
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    fn tool_timeout(&self, t: Option<f64>, at: &FieldPath) -> Res<Duration> {
+        match t {
+            None => Ok(Duration::from_secs(30)),
+            Some(_) => self.timeout(t, at),
+        }
     }
 
     fn condition_path(&self, p: &str, field: &FieldPath) -> Res<TPath> {
@@ -527,14 +732,26 @@ impl Compiler<'_> {
                 NodeSpec::Tools(n) => {
                     let tools = match &n.tools {
                         Some(list) => self.tool_list(list, &at.key("tools"))?,
-                        None => crate::tools::BUILTIN_TOOLS.iter().collect(),
+                        None => BUILTIN_TOOLS
+                            .iter()
+                            .map(Tool::Builtin)
+                            .chain(self.file_tools.iter().cloned())
+                            .collect(),
                     };
                     let run = Arc::new(ToolsRun {
                         tools,
                         messages_key: self
                             .messages_key(n.messages_key.as_ref(), &at.key("messages_key"))?,
+                        defaults: Arc::clone(&defaults),
                     });
-                    g.add_fn_with(name.clone(), move |state, _ctx| run.call(&state), opts)
+                    g.add_node_with(
+                        name.clone(),
+                        move |state, ctx| {
+                            let run = Arc::clone(&run);
+                            async move { run.call(&state, &ctx).await }
+                        },
+                        opts,
+                    )
                 }
                 NodeSpec::Interrupt(n) => {
                     let payload = match &n.payload {
@@ -1128,7 +1345,7 @@ type Headers = (Vec<(String, Secret)>, Vec<Secret>);
 /// What a chat model node needs to build its model.
 struct ModelSetup<'a> {
     n: &'a ChatModelNode,
-    tools: &'a [&'static BuiltinTool],
+    tools: &'a [Tool],
     system_prompt: Option<Template>,
     messages_key: String,
     defaults: &'a Arc<Map<String, Value>>,
@@ -1136,14 +1353,7 @@ struct ModelSetup<'a> {
 
 impl ModelSetup<'_> {
     fn tool_schemas(&self) -> Vec<ToolSchema> {
-        self.tools
-            .iter()
-            .map(|t| ToolSchema {
-                name: t.name.to_string(),
-                description: t.description.to_string(),
-                parameters: t.parameters(),
-            })
-            .collect()
+        self.tools.iter().map(Tool::schema).collect()
     }
 }
 

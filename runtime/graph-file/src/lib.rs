@@ -26,9 +26,10 @@ pub mod providers;
 pub mod source;
 pub mod spec;
 pub mod template;
+mod tool_kinds;
 pub mod tools;
 
-pub use compile::{AssistantPreset, LoadedGraph, compile_text, load_graph_file};
+pub use compile::{AssistantPreset, LoadedGraph, compile_text, compile_text_at, load_graph_file};
 pub use env::{Env, Secret};
 pub use project::{Config, GraphSource, Project, ProjectGraph};
 pub use source::{FileError, Pos, Syntax};

@@ -1,5 +1,6 @@
 //! What the built-in node kinds do when they run: the template context, the scripted chat
-//! model (streaming its answer token by token), tools, interrupts and `set`.
+//! model (streaming its answer token by token), tools (built-in, `http`, `command`), interrupts
+//! and `set`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{MessageKind, RuleMatch};
 use crate::template::{Template, ValueTemplate, text_of};
-use crate::tools::BuiltinTool;
+use crate::tool_kinds::Tool;
 
 /// The text of a message's content (a string, or the `text` parts of a list).
 pub(crate) fn content_text(m: &Value) -> String {
@@ -223,14 +224,20 @@ impl ScriptedNode {
     }
 }
 
-/// A `tools` node.
+/// A `tools` node: runs the tool calls of the last AI message, concurrently; each answer is a
+/// `ToolMessage` (an error one when the tool fails, as LangGraph's `ToolNode` reports it).
 pub(crate) struct ToolsRun {
-    pub(crate) tools: Vec<&'static BuiltinTool>,
+    pub(crate) tools: Vec<Tool>,
     pub(crate) messages_key: String,
+    pub(crate) defaults: Arc<Map<String, Value>>,
 }
 
 impl ToolsRun {
-    pub(crate) fn call(&self, state: &Value) -> Result<NodeOutput, NodeError> {
+    pub(crate) async fn call(
+        &self,
+        state: &Value,
+        ctx: &NodeContext,
+    ) -> Result<NodeOutput, NodeError> {
         let last = state
             .get(&self.messages_key)
             .and_then(Value::as_array)
@@ -246,35 +253,43 @@ impl ToolsRun {
                 ));
             }
         };
-        let mut out = Vec::new();
-        for c in calls {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-            let call_id = c.get("id").and_then(Value::as_str).unwrap_or_default();
-            let args = c.get("args").cloned().unwrap_or_else(|| json!({}));
-            let (content, status) = match self.tools.iter().find(|t| t.name == name) {
-                Some(t) => match t.run(&args, call_id) {
-                    Ok(v) => (text_of(&v), "success"),
-                    Err(e) => (format!("Error: {e}\n Please fix your mistakes."), "error"),
-                },
-                None => {
-                    let names: Vec<&str> = self.tools.iter().map(|t| t.name).collect();
-                    (
-                        format!(
-                            "Error: {name} is not a valid tool, try one of [{}].",
-                            names.join(", ")
-                        ),
-                        "error",
-                    )
+        let cx = context(state, &ctx.config().configurable, &self.defaults, &self.messages_key);
+        let runs = calls.iter().map(|c| {
+            let cx = &cx;
+            async move {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                let call_id = c.get("id").and_then(Value::as_str).unwrap_or_default();
+                let args = c.get("args").cloned().unwrap_or_else(|| json!({}));
+                let (content, status) = match self.tools.iter().find(|t| t.name() == name) {
+                    Some(t) => {
+                        let mut tcx = cx.clone();
+                        tcx["args"] = args.clone();
+                        match t.run(&args, call_id, &tcx).await {
+                            Ok(v) => (text_of(&v), "success"),
+                            Err(e) => (format!("Error: {e}\n Please fix your mistakes."), "error"),
+                        }
+                    }
+                    None => {
+                        let names: Vec<&str> = self.tools.iter().map(Tool::name).collect();
+                        (
+                            format!(
+                                "Error: {name} is not a valid tool, try one of [{}].",
+                                names.join(", ")
+                            ),
+                            "error",
+                        )
+                    }
+                };
+                let mut m = message("tool", content, Some(&uuid::Uuid::new_v4().to_string()));
+                if let Some(o) = m.as_object_mut() {
+                    o.insert("name".into(), json!(name));
+                    o.insert("tool_call_id".into(), json!(call_id));
+                    o.insert("status".into(), json!(status));
                 }
-            };
-            let mut m = message("tool", content, Some(&uuid::Uuid::new_v4().to_string()));
-            if let Some(o) = m.as_object_mut() {
-                o.insert("name".into(), json!(name));
-                o.insert("tool_call_id".into(), json!(call_id));
-                o.insert("status".into(), json!(status));
+                m
             }
-            out.push(m);
-        }
+        });
+        let out = futures::future::join_all(runs).await;
         let mut update = Map::new();
         update.insert(self.messages_key.clone(), Value::Array(out));
         Ok(NodeOutput::Update(Value::Object(update)))

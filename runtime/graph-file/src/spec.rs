@@ -32,6 +32,9 @@ pub struct GraphFile {
     /// State keys returned as output (default: all).
     #[serde(default)]
     pub output: Option<Vec<String>>,
+    /// Tools the graph defines besides the built-in ones (`http`, `command`), by name.
+    #[serde(default)]
+    pub tools: IndexMap<String, ToolSpec>,
     /// Nodes by name.
     pub nodes: IndexMap<String, NodeSpec>,
     /// Plain edges. `__start__` (or `START`) and `__end__` (or `END`) are the graph's ends.
@@ -152,7 +155,7 @@ pub struct ChatModelNode {
     /// The system prompt, a template (`{{ configurable.system_prompt }}`).
     #[serde(default)]
     pub system_prompt: Option<String>,
-    /// Built-in tools the model may call.
+    /// The tools the model may call: built-in ones, or defined under `tools`.
     #[serde(default)]
     pub tools: Vec<String>,
     /// The messages channel (default `messages`).
@@ -453,11 +456,104 @@ pub struct ToolCallSpec {
     pub args: Map<String, Value>,
 }
 
+/// A tool defined in the graph file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToolSpec {
+    /// An HTTP request built from the tool call's arguments (`{{ args.city }}`); the response
+    /// (JSON or text) is the result; an error status is an error tool message.
+    Http(HttpToolSpec),
+    /// A local program: the tool call's arguments as JSON on its stdin, its stdout (JSON or
+    /// text) the result; a non-zero exit is an error tool message with the end of its stderr.
+    Command(CommandToolSpec),
+}
+
+impl ToolSpec {
+    /// The kinds, as written in files.
+    pub const KINDS: [&'static str; 2] = ["http", "command"];
+}
+
+/// HTTP methods of `http` tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum HttpMethod {
+    /// GET (the default; no body unless `body` is given).
+    #[default]
+    #[serde(alias = "get")]
+    GET,
+    /// POST (the body is the call's arguments unless `body` is given).
+    #[serde(alias = "post")]
+    POST,
+    /// PUT (like POST).
+    #[serde(alias = "put")]
+    PUT,
+    /// PATCH (like POST).
+    #[serde(alias = "patch")]
+    PATCH,
+    /// DELETE.
+    #[serde(alias = "delete")]
+    DELETE,
+}
+
+/// An `http` tool.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpToolSpec {
+    /// What it does (the model reads this).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The JSON Schema of its arguments (default: any object).
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    /// The method (default GET).
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// The URL, a template: `https://api.example.com/weather?q={{ args.city }}` (values from
+    /// `args` are percent-encoded).
+    pub url: String,
+    /// Request headers: text (a template) or `{env: NAME, prefix: "Bearer "}`.
+    #[serde(default)]
+    pub headers: IndexMap<String, TextOrSecret>,
+    /// The JSON body, whose strings are templates (default for POST, PUT and PATCH: the call's
+    /// arguments).
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Seconds to wait for the response (default 30).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+/// A `command` tool.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandToolSpec {
+    /// What it does (the model reads this).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The JSON Schema of its arguments (default: any object).
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    /// The program: a path relative to the graph file (`./tools/lookup.sh`), or a name looked
+    /// up in PATH.
+    pub command: String,
+    /// Its command-line arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Its working directory, relative to the graph file (default: the graph file's folder).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Its environment besides PATH, HOME, LANG and TMPDIR: text or `{env: NAME}`.
+    #[serde(default)]
+    pub env: IndexMap<String, TextOrSecret>,
+    /// Seconds before it is stopped (default 30).
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
 /// A `tools` node.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolsNode {
-    /// The built-in tools it may run (default: all).
+    /// The tools it may run, built-in or defined under `tools` (default: all).
     #[serde(default)]
     pub tools: Option<Vec<String>>,
     /// The messages channel (default `messages`).

@@ -3,16 +3,18 @@
 //!
 //! A placeholder is a path (`state.ticket.id`, `state.messages[-1].content`,
 //! `configurable.user_email`) followed by optional filters: `| default: <JSON>`, `| json`,
-//! `| upper`, `| lower`. A string that is exactly one placeholder keeps the value's JSON type
-//! (so `args: {email: "{{ configurable.user_email }}"}` may pass objects and numbers through);
+//! `| upper`, `| lower`; `args` is a tool call's arguments (in `http` and `command` tools).
+//! A string that is exactly one placeholder keeps the value's JSON type (so
+//! `args: {email: "{{ configurable.user_email }}"}` may pass objects and numbers through);
 //! otherwise values are written into the text (strings as they are, null as nothing, anything
 //! else as JSON).
 
 use serde_json::{Map, Value};
 
 /// The names a placeholder can start with.
-pub const ROOTS: [&str; 8] = [
+pub const ROOTS: [&str; 9] = [
     "state",
+    "args",
     "configurable",
     "last_message",
     "last_user_message",
