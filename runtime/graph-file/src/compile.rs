@@ -20,7 +20,7 @@ use crate::spec::{
     AnthropicModel, ChatModelNode, CommandToolSpec, Condition, ConditionalEdgeSpec,
     FirstAvailableModel, GraphFile, HttpMethod, HttpToolSpec, InterruptNode, ModelSpec, NodeSpec,
     OpenAiModel, ReducerSpec, ResumeMode, RetrySpec, ScriptedModel, SecretRef, SetNode,
-    TextOrSecret, ToolSpec, ToolsNode, ValueType,
+    SubgraphNode, TextOrSecret, ToolSpec, ToolsNode, ValueType,
 };
 use crate::template::{Path as TPath, Template, ValueTemplate};
 use crate::tool_kinds::{CommandTool, HeaderValue, HttpTool, Tool};
@@ -56,6 +56,9 @@ pub struct LoadedGraph {
     pub state_schema: Value,
     /// Extra assistants.
     pub assistants: Vec<AssistantPreset>,
+    /// Every file it was read from: its own and its subgraphs' (empty for text compiled
+    /// without a path). What a reload watches.
+    pub files: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for LoadedGraph {
@@ -69,13 +72,26 @@ impl std::fmt::Debug for LoadedGraph {
 /// # Errors
 /// An unreadable or malformed file, with the line, column and field.
 pub fn load_graph_file(path: &Path, shown: &str, env: &Env) -> Result<LoadedGraph, FileError> {
+    load_nested(path, shown, env, &[])
+}
+
+/// A graph file, read below the files in `stack` (its parents, to refuse cycles).
+fn load_nested(
+    path: &Path,
+    shown: &str,
+    env: &Env,
+    stack: &[PathBuf],
+) -> Result<LoadedGraph, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError {
         file: shown.to_string(),
         pos: Pos { line: 1, column: 1 },
         field: String::new(),
         message: format!("cannot read the graph file: {e}"),
     })?;
-    compile_text_at(shown, &text, Syntax::of_path(shown), env, path.parent())
+    let me = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut stack = stack.to_vec();
+    stack.push(me);
+    compile_inner(shown, &text, Syntax::of_path(shown), env, path.parent(), &stack)
 }
 
 /// Compiles graph file text (relative paths in it, such as a `command` tool's program, are
@@ -103,6 +119,17 @@ pub fn compile_text_at(
     env: &Env,
     base: Option<&Path>,
 ) -> Result<LoadedGraph, FileError> {
+    compile_inner(file, text, syntax, env, base, &[])
+}
+
+fn compile_inner(
+    file: &str,
+    text: &str,
+    syntax: Syntax,
+    env: &Env,
+    base: Option<&Path>,
+    stack: &[PathBuf],
+) -> Result<LoadedGraph, FileError> {
     let doc = Document::parse(file, text, syntax)?;
     if !doc.value.is_object() {
         return Err(doc.error(
@@ -115,7 +142,15 @@ pub fn compile_text_at(
         Some(b) if !b.as_os_str().is_empty() => b.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut c = Compiler { doc: &doc, spec: &spec, env, base_dir, file_tools: Vec::new() };
+    let mut c = Compiler {
+        doc: &doc,
+        spec: &spec,
+        env,
+        base_dir,
+        file_tools: Vec::new(),
+        stack,
+        files: std::cell::RefCell::new(stack.last().cloned().into_iter().collect()),
+    };
     c.file_tools = c.build_tools()?;
     c.compile()
 }
@@ -163,6 +198,7 @@ fn refine_node(doc: &Document, at: &FieldPath) -> Option<FileError> {
         Some("tools") => check_value::<ToolsNode>(&rest).err(),
         Some("interrupt") => check_value::<InterruptNode>(&rest).err(),
         Some("set") => check_value::<SetNode>(&rest).err(),
+        Some("subgraph") => check_value::<SubgraphNode>(&rest).err(),
         _ => {
             return Some(doc.error(
                 &at.key("kind"),
@@ -295,6 +331,10 @@ struct Compiler<'a> {
     base_dir: PathBuf,
     /// The tools the file defines.
     file_tools: Vec<Tool>,
+    /// The files this one is a subgraph of, itself last (absolute paths).
+    stack: &'a [PathBuf],
+    /// Every file read: this one and its subgraphs'.
+    files: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 type Res<T> = Result<T, FileError>;
@@ -806,6 +846,10 @@ impl Compiler<'_> {
                     });
                     g.add_fn_with(name.clone(), move |state, ctx| Ok(run.call(&state, &ctx)), opts)
                 }
+                NodeSpec::Subgraph(n) => {
+                    let child = self.subgraph(n, &at)?;
+                    g.add_subgraph(name.clone(), child)
+                }
             };
         }
 
@@ -872,6 +916,7 @@ impl Compiler<'_> {
             config_schema: json!({"title": "Configurable", "type": "object", "properties": conf_props}),
             state_schema: json!({"title": title, "type": "object", "properties": state_props}),
             assistants,
+            files: self.files.borrow().clone(),
         })
     }
 
@@ -956,6 +1001,43 @@ impl Compiler<'_> {
                 opts,
             ),
         })
+    }
+
+    /// A `subgraph` node's graph: its file read (relative to this one) and compiled; a file
+    /// that is already one of its parents is a cycle.
+    fn subgraph(&self, n: &SubgraphNode, at: &FieldPath) -> Res<orrery_engine::CompiledGraph> {
+        let field = at.key("path");
+        let path = self.base_dir.join(&n.path);
+        if !path.is_file() {
+            return Err(self.err(
+                &field,
+                format!("no such graph file `{}` (looked for {})", n.path, path.display()),
+            ));
+        }
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if let Some(i) = self.stack.iter().position(|p| *p == canonical) {
+            let chain: Vec<String> = self.stack[i..]
+                .iter()
+                .chain(std::iter::once(&canonical))
+                .map(|p| {
+                    p.file_name().map_or_else(
+                        || p.display().to_string(),
+                        |f| f.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect();
+            return Err(self.err(
+                &field,
+                format!("graph files include each other in a cycle: {}", chain.join(" -> ")),
+            ));
+        }
+        let shown = shown_path(&self.doc.file, &n.path);
+        let child = load_nested(&path, &shown, self.env, self.stack)?;
+        self.files.borrow_mut().extend(child.files.iter().cloned());
+        child
+            .graph
+            .compile(CompileOptions { name: child.name.clone(), ..Default::default() })
+            .map_err(|e| self.err(&field, format!("{shown}: {e}")))
     }
 
     fn retry(&self, r: &RetrySpec, at: &FieldPath) -> Res<RetryPolicy> {
@@ -1339,6 +1421,22 @@ impl Compiler<'_> {
     }
 }
 
+/// How errors name a file included by `parent` as `rel`: beside the parent, `./` parts dropped.
+fn shown_path(parent: &str, rel: &str) -> String {
+    let dir = Path::new(parent).parent().unwrap_or_else(|| Path::new(""));
+    let mut out = PathBuf::new();
+    for c in dir.join(rel).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.display().to_string()
+}
+
 /// Header (or env) values, and the bare secrets among them (for redaction).
 type Headers = (Vec<(String, Secret)>, Vec<Secret>);
 
@@ -1389,6 +1487,10 @@ fn node_options(node: &NodeSpec) -> NodeOptions {
         }
         NodeSpec::Interrupt(n) => ("interrupt", &n.description),
         NodeSpec::Set(n) => ("set", &n.description),
+        NodeSpec::Subgraph(n) => {
+            m.insert("path".into(), json!(n.path));
+            ("subgraph", &n.description)
+        }
     };
     m.insert("kind".into(), json!(kind));
     if let Some(d) = description {

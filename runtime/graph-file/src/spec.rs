@@ -139,11 +139,14 @@ pub enum NodeSpec {
     Interrupt(InterruptNode),
     /// Writes templated values to the state.
     Set(SetNode),
+    /// Runs another graph file as a subgraph (its own checkpoint namespace; state keys of the
+    /// same name are shared).
+    Subgraph(SubgraphNode),
 }
 
 impl NodeSpec {
     /// The kinds, as written in files.
-    pub const KINDS: [&'static str; 4] = ["chat_model", "tools", "interrupt", "set"];
+    pub const KINDS: [&'static str; 5] = ["chat_model", "tools", "interrupt", "set", "subgraph"];
 }
 
 /// A `chat_model` node.
@@ -600,6 +603,17 @@ pub enum ResumeMode {
 pub struct SetNode {
     /// State key → value; strings are templates.
     pub update: IndexMap<String, Value>,
+    /// What the node does.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A `subgraph` node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubgraphNode {
+    /// The graph file to run, relative to this file (`./research.yaml`).
+    pub path: String,
     /// What the node does.
     #[serde(default)]
     pub description: Option<String>,

@@ -7,6 +7,8 @@
 mod fake;
 #[path = "graph_file/providers.rs"]
 mod providers;
+#[path = "graph_file/subgraphs.rs"]
+mod subgraphs;
 #[path = "graph_file/tools.rs"]
 mod tools;
 

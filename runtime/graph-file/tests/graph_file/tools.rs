@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::fake::{FakeServer, Reply};
 
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn create() -> TempDir {
+    pub fn create() -> TempDir {
         let p = std::env::temp_dir().join(format!("orrery-gf-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)

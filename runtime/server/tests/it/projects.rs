@@ -576,3 +576,76 @@ async fn the_binary_serves_a_project_and_never_logs_its_secrets() {
         "{err}"
     );
 }
+
+const CHILD_GRAPH: &str = "name: research
+state:
+  messages: {reducer: messages}
+  notes: {reducer: append}
+nodes:
+  look:
+    kind: set
+    update: {notes: ['looked at {{ last_user_message }}']}
+  answer:
+    kind: chat_model
+    model: {provider: scripted, rules: [{reply: Found it}]}
+edges:
+  - {from: __start__, to: look}
+  - {from: look, to: answer}
+  - {from: answer, to: __end__}
+";
+
+const PARENT_GRAPH: &str = "name: parent
+state:
+  messages: {reducer: messages}
+  notes: {type: array}
+nodes:
+  intro: {kind: set, update: {notes: [start]}}
+  research: {kind: subgraph, path: ./research/child.yaml}
+edges:
+  - {from: __start__, to: intro}
+  - {from: intro, to: research}
+  - {from: research, to: __end__}
+";
+
+both!(a_subgraph_node_is_served_as_a_langgraph_subgraph);
+async fn a_subgraph_node_is_served_as_a_langgraph_subgraph(backend: Backend) {
+    let dir = TempDir::create();
+    write(&dir.0, "graphs/research/child.yaml", CHILD_GRAPH);
+    write(&dir.0, "graphs/parent.yaml", PARENT_GRAPH);
+    let cfg = write(&dir.0, "langgraph.json", r#"{"graphs": {"parent": "./graphs/parent.yaml"}}"#);
+    let s = start_project(backend, &cfg).await.unwrap();
+    let id = orrery_runtime::graphs::system_assistant_id("parent");
+
+    let (st, g) = s.get(&format!("/assistants/{id}/graph?xray=true")).await;
+    assert_eq!(st, 200, "{g}");
+    let ids: Vec<&str> =
+        g["nodes"].as_array().unwrap().iter().filter_map(|n| n["id"].as_str()).collect();
+    assert!(ids.contains(&"research:look") && ids.contains(&"research:answer"), "{ids:?}");
+    let (_, g) = s.get(&format!("/assistants/{id}/graph")).await;
+    let ids: Vec<&str> =
+        g["nodes"].as_array().unwrap().iter().filter_map(|n| n["id"].as_str()).collect();
+    assert!(ids.contains(&"research") && !ids.contains(&"research:look"), "{ids:?}");
+    let (st, subs) = s.get(&format!("/assistants/{id}/subgraphs")).await;
+    assert_eq!(st, 200, "{subs}");
+    assert_eq!(subs.as_object().unwrap().keys().collect::<Vec<_>>(), ["research"], "{subs}");
+
+    let (_, t) = s.post("/threads", json!({})).await;
+    let tid = t["thread_id"].as_str().unwrap().to_string();
+    let (st, _, events) = s
+        .sse(
+            &format!("/threads/{tid}/runs/stream"),
+            json!({"assistant_id": "parent", "input": {"messages": "hi"},
+                   "stream_mode": ["updates"], "stream_subgraphs": true}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let inner: Vec<&str> = events
+        .iter()
+        .filter(|(e, _)| e.starts_with("updates|research:"))
+        .flat_map(|(_, d)| d.as_object().unwrap().keys().map(String::as_str).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(inner, ["look", "answer"], "{events:?}");
+    let (_, state) = s.get(&format!("/threads/{tid}/state?subgraphs=true")).await;
+    assert_eq!(state["values"]["notes"], json!(["start", "looked at hi"]));
+    assert_eq!(state["values"]["messages"][1]["content"], "Found it");
+}
