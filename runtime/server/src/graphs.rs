@@ -1,8 +1,13 @@
 //! The graphs a runtime serves, and their system assistants: the bundled ones (`echo`, and
 //! the `jarvis` example graph file), or a project's (`langgraph.json`).
+//!
+//! In `dev`, a project's graph files are watched ([`Registry::watch`]): an edit reloads that
+//! graph, which serves the runs that start afterwards (a run holds the compiled graph it
+//! started with); an edit that does not load keeps the last good version and logs why.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use orrery_engine::messages::message;
@@ -49,12 +54,29 @@ pub struct Preset {
     pub metadata: Map<String, Value>,
 }
 
+/// Where a graph file graph comes from, to load it again.
+#[derive(Debug, Clone)]
+struct FileSource {
+    /// The graph file.
+    path: PathBuf,
+    /// How errors name it.
+    shown: String,
+    /// The description `langgraph.json` gives it.
+    description: Option<String>,
+    /// Every file it was read from (its own and its subgraphs'), for the watcher.
+    files: Vec<PathBuf>,
+}
+
 /// Graphs by id, compiled with the runtime's checkpointer.
 pub struct Registry {
-    graphs: BTreeMap<String, CompiledGraph>,
-    info: BTreeMap<String, GraphInfo>,
+    /// Graphs and what their files say; replaced one graph at a time by reloads.
+    graphs: RwLock<BTreeMap<String, (CompiledGraph, GraphInfo)>>,
     presets: Vec<Preset>,
     not_runnable: Vec<(String, String)>,
+    /// The project's graph files, by graph id.
+    sources: RwLock<BTreeMap<String, FileSource>>,
+    saver: Arc<dyn orrery_engine::Checkpointer>,
+    env: Env,
 }
 
 fn compile(
@@ -69,14 +91,28 @@ fn compile(
     })?)
 }
 
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Registry {
-    fn empty() -> Registry {
+    fn empty(saver: Arc<dyn orrery_engine::Checkpointer>, env: Env) -> Registry {
         Registry {
-            graphs: BTreeMap::new(),
-            info: BTreeMap::new(),
+            graphs: RwLock::new(BTreeMap::new()),
             presets: Vec::new(),
             not_runnable: Vec::new(),
+            sources: RwLock::new(BTreeMap::new()),
+            saver,
+            env,
         }
+    }
+
+    fn insert(&self, id: &str, graph: CompiledGraph, info: GraphInfo) {
+        write(&self.graphs).insert(id.to_string(), (graph, info));
     }
 
     /// The bundled graphs (used when no `langgraph.json` is given): `echo` and `jarvis`.
@@ -85,8 +121,8 @@ impl Registry {
     /// When a bundled graph does not compile (a bug of the build).
     pub fn bundled(saver: SqlSaver) -> anyhow::Result<Registry> {
         let saver: Arc<dyn orrery_engine::Checkpointer> = Arc::new(saver);
-        let mut r = Registry::empty();
-        r.graphs.insert("echo".to_string(), compile(echo_graph(), &saver, "echo")?);
+        let mut r = Registry::empty(Arc::clone(&saver), Env::process());
+        r.insert("echo", compile(echo_graph(), &saver, "echo")?, GraphInfo::default());
         let jarvis = orrery_graph_file::compile_text(
             orrery_graph_file::JARVIS_FILE,
             orrery_graph_file::JARVIS_YAML,
@@ -105,7 +141,7 @@ impl Registry {
     /// native graph, or a preset assistant whose name is taken.
     pub fn project(project: &Project, saver: SqlSaver) -> anyhow::Result<Registry> {
         let saver: Arc<dyn orrery_engine::Checkpointer> = Arc::new(saver);
-        let mut r = Registry::empty();
+        let mut r = Registry::empty(Arc::clone(&saver), project.env.clone());
         let manifest = project.config_path.display().to_string();
         for g in &project.graphs {
             match &g.source {
@@ -122,9 +158,9 @@ impl Registry {
                             g.id
                         ),
                     };
-                    r.graphs.insert(g.id.clone(), compile(graph, &saver, &g.id)?);
-                    r.info.insert(
-                        g.id.clone(),
+                    r.insert(
+                        &g.id,
+                        compile(graph, &saver, &g.id)?,
                         GraphInfo { description: g.description.clone(), ..Default::default() },
                     );
                 }
@@ -135,15 +171,24 @@ impl Registry {
                     if loaded.description.is_none() {
                         loaded.description.clone_from(&g.description);
                     }
+                    write(&r.sources).insert(
+                        g.id.clone(),
+                        FileSource {
+                            path: path.clone(),
+                            shown,
+                            description: g.description.clone(),
+                            files: loaded.files.clone(),
+                        },
+                    );
                     r.add_file(&g.id, loaded, &saver)?;
                 }
             }
         }
         if !project.graphs.iter().any(|g| g.id == "echo") {
-            r.graphs.insert("echo".to_string(), compile(echo_graph(), &saver, "echo")?);
+            r.insert("echo", compile(echo_graph(), &saver, "echo")?, GraphInfo::default());
         }
         for p in &r.presets {
-            if r.graphs.contains_key(&p.name) || project.graphs.iter().any(|g| g.id == p.name) {
+            if r.get(&p.name).is_some() || project.graphs.iter().any(|g| g.id == p.name) {
                 anyhow::bail!(
                     "assistant `{}` of graph `{}` has the name of a graph: rename one of them",
                     p.name,
@@ -163,7 +208,12 @@ impl Registry {
         let name = loaded.name.clone().unwrap_or_else(|| id.to_string());
         let graph = compile(loaded.graph, saver, &name)
             .map_err(|e| anyhow::anyhow!("{}: {e}", loaded.file))?;
-        self.graphs.insert(id.to_string(), graph);
+        let info = GraphInfo {
+            config_schema: Some(loaded.config_schema),
+            state_schema: Some(loaded.state_schema),
+            description: loaded.description,
+        };
+        self.insert(id, graph, info);
         for a in loaded.assistants {
             if self.presets.iter().any(|p| p.name == a.name) {
                 anyhow::bail!(
@@ -181,35 +231,100 @@ impl Registry {
                 metadata: a.metadata,
             });
         }
-        self.info.insert(
-            id.to_string(),
-            GraphInfo {
-                config_schema: Some(loaded.config_schema),
-                state_schema: Some(loaded.state_schema),
-                description: loaded.description,
-            },
-        );
         Ok(())
     }
 
-    /// A graph by id.
-    pub fn get(&self, graph_id: &str) -> Option<&CompiledGraph> {
-        self.graphs.get(graph_id)
+    /// A graph by id (its current version: a run keeps the one it started with).
+    pub fn get(&self, graph_id: &str) -> Option<CompiledGraph> {
+        read(&self.graphs).get(graph_id).map(|(g, _)| g.clone())
     }
 
     /// Graph ids, sorted.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.graphs.keys().map(String::as_str)
+    pub fn ids(&self) -> Vec<String> {
+        read(&self.graphs).keys().cloned().collect()
     }
 
     /// What the graph file said about a graph.
-    pub fn info(&self, graph_id: &str) -> Option<&GraphInfo> {
-        self.info.get(graph_id)
+    pub fn info(&self, graph_id: &str) -> Option<GraphInfo> {
+        read(&self.graphs).get(graph_id).map(|(_, i)| i.clone())
     }
 
     /// The config schema of a graph, from its file's `configurable` fields.
-    pub fn config_schema(&self, graph_id: &str) -> Option<&Value> {
-        self.info.get(graph_id).and_then(|i| i.config_schema.as_ref())
+    pub fn config_schema(&self, graph_id: &str) -> Option<Value> {
+        self.info(graph_id).and_then(|i| i.config_schema)
+    }
+
+    /// Loads a project graph's file again; on success it serves the runs that start from now
+    /// on. The assistants a file asks for are created at start-up only.
+    ///
+    /// # Errors
+    /// The file does not load (file:line:column: field: why): the last good version stays.
+    pub fn reload(&self, graph_id: &str) -> Result<(), String> {
+        let Some(src) = read(&self.sources).get(graph_id).cloned() else {
+            return Err(format!("graph `{graph_id}` is not a graph file"));
+        };
+        let mut loaded = orrery_graph_file::load_graph_file(&src.path, &src.shown, &self.env)
+            .map_err(|e| e.to_string())?;
+        if loaded.description.is_none() {
+            loaded.description.clone_from(&src.description);
+        }
+        let name = loaded.name.clone().unwrap_or_else(|| graph_id.to_string());
+        let files = loaded.files.clone();
+        let graph = compile(loaded.graph, &self.saver, &name)
+            .map_err(|e| format!("{}: {e}", loaded.file))?;
+        let info = GraphInfo {
+            config_schema: Some(loaded.config_schema),
+            state_schema: Some(loaded.state_schema),
+            description: loaded.description,
+        };
+        self.insert(graph_id, graph, info);
+        if let Some(s) = write(&self.sources).get_mut(graph_id) {
+            s.files = files;
+        }
+        Ok(())
+    }
+
+    /// The files of the project's graphs, by graph id.
+    fn watched(&self) -> Vec<(String, Vec<PathBuf>)> {
+        read(&self.sources).iter().map(|(id, s)| (id.clone(), s.files.clone())).collect()
+    }
+
+    /// Watches the project's graph files (`dev`): every `every`, the files of each graph are
+    /// read, and a graph whose files changed is reloaded ([`Registry::reload`]); the result
+    /// is logged. Polling the contents (not file system events) also sees editors that replace
+    /// a file, bind mounts and network file systems; the files are few and small. Stops when
+    /// the returned handle is dropped.
+    pub fn watch(self: &Arc<Self>, every: Duration) -> WatchHandle {
+        let me = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+            let mut first = true;
+            loop {
+                let Some(reg) = me.upgrade() else { return };
+                for (id, files) in reg.watched() {
+                    let stamp = contents_stamp(&files);
+                    let changed = seen.get(&id).is_some_and(|s| *s != stamp);
+                    seen.insert(id.clone(), stamp);
+                    if changed && !first {
+                        match reg.reload(&id) {
+                            Ok(()) => tracing::info!("graph `{id}` reloaded"),
+                            Err(e) => tracing::error!(
+                                "graph `{id}` not reloaded, the last good version still serves: {e}"
+                            ),
+                        }
+                        // Its files (subgraphs) may have changed: stamp them as they are now.
+                        if let Some((_, files)) = reg.watched().into_iter().find(|(g, _)| *g == id)
+                        {
+                            seen.insert(id, contents_stamp(&files));
+                        }
+                    }
+                }
+                first = false;
+                drop(reg);
+                tokio::time::sleep(every).await;
+            }
+        });
+        WatchHandle(task)
     }
 
     /// The assistants graph files ask for.
@@ -226,6 +341,26 @@ impl Registry {
     pub fn not_runnable(&self) -> &[(String, String)] {
         &self.not_runnable
     }
+}
+
+/// Stops a [`Registry::watch`] when dropped.
+pub struct WatchHandle(tokio::task::JoinHandle<()>);
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A hash of the files' contents (a missing file hashes as such).
+fn contents_stamp(files: &[PathBuf]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        f.hash(&mut h);
+        std::fs::read(f).ok().hash(&mut h);
+    }
+    h.finish()
 }
 
 /// The bundled `echo` graph: `messages` with `add_messages`; node `echo` appends an AI message

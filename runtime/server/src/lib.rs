@@ -86,10 +86,10 @@ impl AppState {
             tracing::warn!(
                 "graphs not runnable yet, not served: {}; serving: {}",
                 list.join(", "),
-                registry.ids().collect::<Vec<_>>().join(", ")
+                registry.ids().join(", ")
             );
         }
-        for graph_id in registry.ids() {
+        for graph_id in &registry.ids() {
             let now = orrery_engine::now_iso();
             let mut metadata = Map::new();
             metadata.insert("created_by".into(), json!("system"));
@@ -171,7 +171,7 @@ impl AppState {
         } else if let Some(p) = self.registry.preset(id) {
             p.assistant_id.clone()
         } else {
-            let graphs: Vec<&str> = self.registry.ids().collect();
+            let graphs = self.registry.ids();
             return Err(ApiError::unprocessable(format!(
                 "Invalid assistant: '{id}'. Must be either:\n- A valid assistant UUID, or\n- One of the registered graphs: {}",
                 graphs.join(", ")

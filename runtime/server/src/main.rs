@@ -66,6 +66,7 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dev = matches!(cli.command, Mode::Dev(_));
     let (Mode::Dev(args) | Mode::Serve(args)) = cli.command;
     let project = match &args.config {
         Some(path) => Some(orrery_graph_file::Project::load(path)?),
@@ -79,13 +80,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         database_uri: args.database_uri,
     };
     let state = orrery_runtime::AppState::start_with(&options, project.as_ref()).await?;
-    let graphs: Vec<&str> = state.registry.ids().collect();
+    let graphs = state.registry.ids();
     match &project {
         Some(p) => {
             tracing::info!("project {}: serving {}", p.config_path.display(), graphs.join(", "))
         }
         None => tracing::info!("bundled graphs: {}", graphs.join(", ")),
     }
+    // `dev` reloads a project's graph files when they change.
+    let _watch = (dev && project.is_some())
+        .then(|| state.registry.watch(std::time::Duration::from_millis(500)));
     tracing::info!("orrery-runtime listening on http://{}", listener.local_addr()?);
     orrery_runtime::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -426,8 +426,7 @@ impl Runs {
             .metadata
             .get("graph_id")
             .and_then(Value::as_str)
-            .and_then(|g| self.registry.get(g))
-            .cloned();
+            .and_then(|g| self.registry.get(g));
         let mut next = false;
         if let Some(g) = graph
             && let Ok(s) = g.get_state(&RunConfig::thread(thread_id), false).await

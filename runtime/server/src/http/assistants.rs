@@ -127,7 +127,7 @@ async fn create_assistant(
         return Err(ApiError::unprocessable("\"graph_id\" is a required property"));
     };
     if st.registry.get(graph_id).is_none() {
-        let known: Vec<&str> = st.registry.ids().collect();
+        let known = st.registry.ids();
         return Err(ApiError::not_found(format!(
             "Graph '{graph_id}' not found. Expected one of: {known:?}"
         )));
@@ -309,7 +309,7 @@ async fn get_assistant_schemas(
     // Graph files type their state and configurable fields; native graphs have `{}` per key.
     let info = st.registry.info(&a.graph_id);
     let state_schema =
-        info.and_then(|i| i.state_schema.clone()).unwrap_or_else(|| graph.state_schema());
+        info.as_ref().and_then(|i| i.state_schema.clone()).unwrap_or_else(|| graph.state_schema());
     Ok(axum::Json(json!({
         "graph_id": a.graph_id,
         "input_schema": state_schema,
@@ -370,7 +370,7 @@ async fn subgraphs(
     let graph = st.registry.get(&a.graph_id).ok_or_else(|| ApiError::not_found("Not Found"))?;
     let recurse = matches!(recurse, Some("true" | "True"));
     let mut out = Map::new();
-    for (name, sub) in subgraphs_of(graph, namespace, recurse) {
+    for (name, sub) in subgraphs_of(&graph, namespace, recurse) {
         out.insert(
             name,
             json!({"input_schema": sub.state_schema(), "output_schema": sub.state_schema(),

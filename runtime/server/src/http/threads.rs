@@ -687,7 +687,7 @@ impl AppState {
     /// The graph a thread ran (from its `graph_id` metadata).
     pub(crate) fn thread_graph(&self, thread: &orrery_api::Thread) -> Option<CompiledGraph> {
         let g = thread.metadata.get("graph_id").and_then(Value::as_str)?;
-        self.registry.get(g).cloned()
+        self.registry.get(g)
     }
 }
 

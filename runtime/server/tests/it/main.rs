@@ -8,6 +8,7 @@ mod crons;
 mod parity;
 mod projects;
 mod providers;
+mod reload;
 
 use std::sync::Arc;
 
