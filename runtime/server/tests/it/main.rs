@@ -9,6 +9,7 @@ mod parity;
 mod projects;
 mod providers;
 mod reload;
+mod secrets;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 #[path = "../../../graph-file/tests/graph_file/fake.rs"]
-mod fake;
+pub(crate) mod fake;
 
 use fake::{FakeServer, openai_error, openai_text, openai_tool_call};
 
