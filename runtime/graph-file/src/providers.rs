@@ -391,8 +391,14 @@ impl ProviderNode {
                 }
             }
         }
+        // `extra_body` may also take a field out (`stream_options: null` for servers that
+        // refuse it).
         for (k, v) in &self.params {
-            body.insert(k.clone(), v.clone());
+            if v.is_null() {
+                body.remove(k);
+            } else {
+                body.insert(k.clone(), v.clone());
+            }
         }
         Value::Object(body)
     }
@@ -919,6 +925,25 @@ mod tests {
         assert_eq!(d.finish(), vec![(None, "x".into())]);
     }
 
+    fn test_node() -> ProviderNode {
+        ProviderNode {
+            wire: Wire::OpenAi,
+            model: "m".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: None,
+            api_key_env: None,
+            headers: Vec::new(),
+            secrets: Vec::new(),
+            params: Map::new(),
+            timeout: Duration::from_secs(1),
+            anthropic_version: String::new(),
+            tools: Vec::new(),
+            system_prompt: None,
+            messages_key: "messages".into(),
+            defaults: Arc::new(Map::new()),
+        }
+    }
+
     #[test]
     fn message_conversion() {
         let msgs = vec![
@@ -929,6 +954,12 @@ mod tests {
             json!({"role": "user", "content": "again"}),
         ];
         let o: Vec<Value> = msgs.iter().filter_map(openai_message).collect();
+        let mut node = test_node();
+        node.params.insert("stream_options".into(), Value::Null);
+        node.params.insert("seed".into(), json!(7));
+        let body = node.body("sys", &msgs);
+        assert!(body.get("stream_options").is_none() && body["seed"] == 7, "{body}");
+        assert_eq!(body["messages"][0], json!({"role": "system", "content": "sys"}));
         assert_eq!(o[2]["tool_calls"][0]["function"]["arguments"], "{\"a\":1}");
         assert_eq!(o[2]["content"], Value::Null);
         assert_eq!(o[3], json!({"role": "tool", "tool_call_id": "c1", "content": "{\"a\":1}"}));

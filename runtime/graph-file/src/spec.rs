@@ -298,7 +298,7 @@ pub struct OpenAiModel {
     /// Extra request headers (values may be `{env: NAME}`).
     #[serde(default)]
     pub headers: IndexMap<String, TextOrSecret>,
-    /// Extra fields merged into the request body.
+    /// Extra fields merged into the request body (`null` takes a field out).
     #[serde(default)]
     pub extra_body: Map<String, Value>,
     /// Seconds to wait for the answer to start and between streamed chunks (default 60).
@@ -340,7 +340,7 @@ pub struct AnthropicModel {
     /// Extra request headers (values may be `{env: NAME}`).
     #[serde(default)]
     pub headers: IndexMap<String, TextOrSecret>,
-    /// Extra fields merged into the request body.
+    /// Extra fields merged into the request body (`null` takes a field out).
     #[serde(default)]
     pub extra_body: Map<String, Value>,
     /// Seconds to wait for the answer to start and between streamed chunks (default 60).
