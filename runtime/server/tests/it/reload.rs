@@ -162,3 +162,56 @@ async fn dev_reloads_an_edited_graph_file_and_keeps_the_last_good_one() {
     }
     assert!(fixed, "{}", std::fs::read_to_string(&log).unwrap());
 }
+
+/// A run that started before a reload finishes on the graph it started with; runs after it use
+/// the new one.
+#[tokio::test]
+async fn a_run_going_on_keeps_its_graph_across_a_reload() {
+    let slow = "state:
+  messages: {reducer: messages}
+nodes:
+  talk:
+    kind: chat_model
+    model: {provider: scripted, token_delay_ms: 40, rules: [{reply: old version speaking slowly here}]}
+edges:
+  - {from: __start__, to: talk}
+";
+    let dir = TempDir::create();
+    let path = write(&dir.0, "slow.yaml", slow);
+    let cfg = write(&dir.0, "langgraph.json", r#"{"graphs": {"slow": "./slow.yaml"}}"#);
+    let s = crate::projects::start_project(crate::Backend::Sqlite, &cfg).await.unwrap();
+    let (_, t) = s.post("/threads", json!({})).await;
+    let tid = t["thread_id"].as_str().unwrap().to_string();
+    let (st, run) = s
+        .post(
+            &format!("/threads/{tid}/runs"),
+            json!({"assistant_id": "slow", "input": {"messages": "hi"}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{run}");
+    let rid = run["run_id"].as_str().unwrap().to_string();
+    // Reload once the run is going.
+    for _ in 0..200 {
+        let (_, r) = s.get(&format!("/threads/{tid}/runs/{rid}")).await;
+        if r["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    std::fs::write(&path, slow.replace("old version speaking slowly here", "new version")).unwrap();
+    s.state.registry.reload("slow").unwrap();
+    let (_, r) = s.get(&format!("/threads/{tid}/runs/{rid}")).await;
+    assert_eq!(r["status"], "running", "the reload happened while the run was going");
+    let (_, out) = s.get(&format!("/threads/{tid}/runs/{rid}/join")).await;
+    assert_eq!(out["messages"][1]["content"], "old version speaking slowly here", "{out}");
+    let (_, out) =
+        s.post("/runs/wait", json!({"assistant_id": "slow", "input": {"messages": "hi"}})).await;
+    assert_eq!(out["messages"][1]["content"], "new version", "{out}");
+    // A reload that fails says why and changes nothing.
+    std::fs::write(&path, "state: [").unwrap();
+    let e = s.state.registry.reload("slow").unwrap_err();
+    assert!(e.contains("slow.yaml:") && e.contains("YAML syntax error"), "{e}");
+    let (_, out) =
+        s.post("/runs/wait", json!({"assistant_id": "slow", "input": {"messages": "hi"}})).await;
+    assert_eq!(out["messages"][1]["content"], "new version", "{out}");
+}
