@@ -149,21 +149,27 @@ fn values_placeholders(rows: usize, cols: usize) -> String {
 /// The options of a pool of at most `max` connections; SQLite connections use WAL (readers run
 /// beside the one writer) and wait for locks instead of failing.
 fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max).after_connect(move |conn, _| {
-        Box::pin(async move {
-            if backend == Backend::Sqlite {
-                // One statement per call: the Any driver runs only the first of several.
-                for pragma in [
-                    "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
-                    "PRAGMA busy_timeout = 10000",
-                ] {
-                    conn.execute(pragma).await?;
+    // No ping before each use: it is a round trip to the connection (for SQLite, to its
+    // thread and back) for every statement; a broken connection fails its statement instead.
+    AnyPoolOptions::new().max_connections(max).test_before_acquire(false).after_connect(
+        move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // One statement per call: the Any driver runs only the first of several.
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA busy_timeout = 10000",
+                        // 1 MiB of page cache a connection (the default is 2 MiB).
+                        "PRAGMA cache_size = -1024",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
                 }
-            }
-            Ok(())
-        })
-    })
+                Ok(())
+            })
+        },
+    )
 }
 
 impl Db {
@@ -181,7 +187,9 @@ impl Db {
                 Backend::Sqlite,
             ),
         };
-        let pool = pool_options(backend, if backend == Backend::Sqlite { 8 } else { 16 })
+        // SQLite: readers beside the one writer (WAL); each connection is a thread of its own
+        // with its own page cache, so a few are enough on a local file.
+        let pool = pool_options(backend, if backend == Backend::Sqlite { 4 } else { 16 })
             .connect(&url)
             .await?;
         let writer = match backend {
@@ -864,14 +872,15 @@ impl Db {
     }
 
     /// Ends a run and records what it left on the thread and its stream log (empty unless the
-    /// run is resumable), in one transaction.
+    /// run is resumable), in one transaction. Returns whether the thread has more runs queued
+    /// (it stays busy).
     pub async fn finish_run(
         &self,
         run_id: &str,
         status: RunStatus,
         thread: &Thread,
         log: &[Frame],
-    ) -> DbResult<()> {
+    ) -> DbResult<bool> {
         let ending = self.end_buffer_begin(&thread.thread_id).await;
         let mut tx = self.writer.begin().await?;
         if let Some(e) = &ending {
@@ -886,10 +895,11 @@ impl Db {
             .await?;
         Self::insert_log(&mut tx, &thread.thread_id, run_id, log).await?;
         // The thread stays busy while other runs are in flight.
-        sqlx::query(
+        let row = sqlx::query(
             "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3,
                status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $9 AND status IN ('pending', 'running')) THEN 'busy' ELSE $4 END,
-               config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
+               config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9
+             RETURNING status",
         )
         .bind(&now)
         .bind(&now)
@@ -900,11 +910,15 @@ impl Db {
         .bind(thread.error.as_ref().map(text))
         .bind(thread.interrupts.as_ref().map(text))
         .bind(&thread.thread_id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
         self.end_buffer_done(&thread.thread_id, ending).await;
-        Ok(())
+        let status: Option<String> = match row {
+            Some(r) => r.try_get("status")?,
+            None => None,
+        };
+        Ok(status.as_deref() == Some("busy"))
     }
 }
 

@@ -5,6 +5,7 @@
 //! the end of the stream (clients re-read the run when a stream closes).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -284,6 +285,9 @@ pub struct Runs {
     db: Db,
     registry: Arc<Registry>,
     wake: Notify,
+    /// Runs this process queued that no worker has claimed yet (a hint: runs of other
+    /// processes are found by polling).
+    queued: std::sync::atomic::AtomicUsize,
     live: Mutex<HashMap<String, Arc<RunChannel>>>,
     /// The thread streams.
     pub threads: Arc<ThreadHub>,
@@ -314,6 +318,7 @@ impl Runs {
             db,
             registry,
             wake: Notify::new(),
+            queued: std::sync::atomic::AtomicUsize::new(0),
             live: Mutex::new(HashMap::new()),
             threads: Arc::new(ThreadHub::default()),
             requeued: Mutex::new(requeued.into_iter().collect()),
@@ -365,7 +370,12 @@ impl Runs {
     /// next, so a burst fans out). Waking every idle worker made each new run cost one write
     /// transaction per worker, all contending for SQLite's single writer.
     pub fn wake(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
         self.wake.notify_one();
+    }
+
+    fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
     }
 
     /// Starts `n` workers.
@@ -376,24 +386,38 @@ impl Runs {
         }
     }
 
+    /// A worker: claims runs while there may be some, else waits to be woken (or polls every
+    /// 500 ms, for runs other processes queue and runs whose start was delayed). Every claim is
+    /// a write, so a worker looks only when a run was queued or its last run's thread has more.
     async fn work(self: Arc<Self>) {
+        let mut look = true;
         loop {
-            match self.db.claim_run().await {
-                Ok(Some(run)) => {
-                    // There may be more: let another worker look while this one runs.
-                    self.wake.notify_one();
-                    self.execute(run).await
-                }
-                Ok(None) => {
-                    // Woken by new runs; the timeout picks up runs whose start was delayed.
-                    let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified())
-                        .await;
-                }
-                Err(e) => {
-                    tracing::error!("claiming a run failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+            if look {
+                match self.db.claim_run().await {
+                    Ok(Some(run)) => {
+                        let _ =
+                            self.queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                                Some(n.saturating_sub(1))
+                            });
+                        if self.queued() > 0 {
+                            // There may be more: another worker looks while this one runs.
+                            self.wake.notify_one();
+                        }
+                        let thread_has_more = self.execute(run).await;
+                        look = thread_has_more || self.queued() > 0;
+                        continue;
+                    }
+                    // Whatever is queued waits for a busy thread: the run that ends there
+                    // makes its worker look again.
+                    Ok(None) => self.queued.store(0, Ordering::Release),
+                    Err(e) => {
+                        tracing::error!("claiming a run failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
                 }
             }
+            let _ = tokio::time::timeout(Duration::from_millis(500), self.wake.notified()).await;
+            look = true;
         }
     }
 
@@ -454,7 +478,8 @@ impl Runs {
         }
     }
 
-    async fn execute(&self, run: Run) {
+    /// Executes a claimed run; returns whether its thread may have more runs queued.
+    async fn execute(&self, run: Run) -> bool {
         let ch = self.channel(&run.run_id);
         let resumable = run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
         ch.start(&run.thread_id, Arc::clone(&self.threads), resumable);
@@ -468,9 +493,13 @@ impl Runs {
                 None
             }
         };
+        let mut thread_has_more = true;
         let outcome = match driven {
             None => Outcome { status: RunStatus::Interrupted, body: json!({}) },
-            Some(Ok(o)) => o,
+            Some(Ok((o, more))) => {
+                thread_has_more = more;
+                o
+            }
             Some(Err(e)) => {
                 tracing::error!(run_id = %run.run_id, "run failed before it started: {e}");
                 let err = json!({"error": "RuntimeError", "message": e});
@@ -490,7 +519,7 @@ impl Runs {
             live.remove(&run.run_id);
         }
         self.delete_if_temporary(&run).await;
-        self.wake();
+        thread_has_more
     }
 
     async fn finish_cancelled(
@@ -510,8 +539,9 @@ impl Runs {
         }
     }
 
-    /// Runs the graph and records the outcome. `Err` only for failures before the graph starts.
-    async fn drive(&self, run: &Run, ch: &RunChannel) -> Result<Outcome, String> {
+    /// Runs the graph and records the outcome, and whether the thread has more runs queued.
+    /// `Err` only for failures before the graph starts.
+    async fn drive(&self, run: &Run, ch: &RunChannel) -> Result<(Outcome, bool), String> {
         let db_err = |e: crate::db::DbError| e.to_string();
         let assistant = self
             .db
@@ -613,11 +643,12 @@ impl Runs {
         if thread.config.is_empty() {
             thread.config.insert("configurable".into(), json!({}));
         }
-        self.db
+        let more = self
+            .db
             .finish_run(&run.run_id, status, &thread, &ch.log(&run.run_id))
             .await
             .map_err(db_err)?;
-        Ok(Outcome { status, body })
+        Ok((Outcome { status, body }, more))
     }
 }
 
