@@ -9,6 +9,7 @@
 
 pub mod crons;
 pub mod db;
+mod events;
 pub mod graphs;
 mod http;
 pub mod runs;

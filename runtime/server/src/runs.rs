@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::db::Db;
+use crate::events::ChainEvents;
 use crate::graphs::Registry;
 
 /// One server-sent event of a run.
@@ -582,15 +583,36 @@ impl Runs {
 
         let (tx, mut rx) = mpsc::unbounded_channel::<StreamEvent>();
         let legacy_messages = requested.iter().any(|m| m == "messages");
+        let wants_debug = requested.iter().any(|m| m == "debug");
+        let mut chain = requested.iter().any(|m| m == "events").then(|| {
+            ChainEvents::new(&run.run_id, &run.thread_id, &assistant.graph_id, &config.metadata)
+        });
+        if let Some(c) = &chain {
+            ch.publish("events".into(), &c.start(kwargs.get("input").unwrap_or(&Value::Null)));
+        }
         let forward = async {
             let mut partial: HashMap<String, Value> = HashMap::new();
             while let Some(ev) = rx.recv().await {
+                if ev.mode == StreamMode::Debug {
+                    if let Some(c) = chain.as_mut() {
+                        let name = ns_name("events", &ev.ns);
+                        for e in c.on_debug(&ev.ns, &ev.data) {
+                            ch.publish(name.clone(), &e);
+                        }
+                    }
+                    if !wants_debug {
+                        continue;
+                    }
+                }
                 for (name, data) in frames(&ev, legacy_messages, &mut partial) {
                     ch.publish(name, &data);
                 }
             }
         };
         let (result, ()) = tokio::join!(graph.stream_to(input, config.clone(), tx), forward);
+        if let (Some(c), Ok(out)) = (&chain, &result) {
+            ch.publish("events".into(), &c.end(&out.values));
+        }
 
         let mut thread_cfg = RunConfig::thread(run.thread_id.clone());
         thread_cfg.checkpoint_ns = String::new();
@@ -750,9 +772,11 @@ fn run_config(
     for m in requested {
         let mode = match m.as_str() {
             "messages" | "messages-tuple" => StreamMode::Messages,
+            // Chain events are derived from the debug task events.
+            "events" => StreamMode::Debug,
             other => match StreamMode::parse(other) {
                 Some(m) => m,
-                None => continue, // `events` has no engine equivalent yet
+                None => continue,
             },
         };
         if !modes.contains(&mode) {
@@ -789,6 +813,11 @@ fn with_response_schema(mut v: Value) -> Value {
 }
 
 /// The SSE frames of one engine event (§5.4 of the contract).
+/// A frame's event name: the mode, then the subgraph namespace (`updates|child:<task>`).
+fn ns_name(mode: &str, ns: &[String]) -> String {
+    if ns.is_empty() { mode.to_string() } else { format!("{mode}|{}", ns.join("|")) }
+}
+
 fn frames(
     ev: &StreamEvent,
     legacy_messages: bool,

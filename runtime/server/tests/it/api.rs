@@ -211,6 +211,67 @@ async fn wait_runs_the_graph_and_the_thread_records_it(backend: Backend) {
     assert_eq!(runs.as_array().unwrap().len(), 1);
 }
 
+both!(events_mode_streams_chain_events_of_the_run_and_its_nodes);
+async fn events_mode_streams_chain_events_of_the_run_and_its_nodes(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let (st, _, events) = s
+        .sse(
+            &format!("/threads/{id}/runs/stream"),
+            json!({"assistant_id": "echo", "input": human("evt"), "stream_mode": ["events"]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        names,
+        ["metadata", "events", "events", "events", "events", "events"],
+        "no debug frames leak"
+    );
+    let kinds: Vec<(&str, &str)> = events[1..]
+        .iter()
+        .map(|(_, d)| (d["event"].as_str().unwrap(), d["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("on_chain_start", "echo"),
+            ("on_chain_start", "echo"),
+            ("on_chain_stream", "echo"),
+            ("on_chain_end", "echo"),
+            ("on_chain_end", "echo"),
+        ]
+    );
+    let run_id = events[0].1["run_id"].clone();
+    let (root_start, node_start, node_end, root_end) =
+        (&events[1].1, &events[2].1, &events[4].1, &events[5].1);
+    assert_eq!(
+        (root_start["run_id"].clone(), root_start["parent_ids"].clone()),
+        (run_id.clone(), json!([]))
+    );
+    assert_eq!(root_start["data"]["input"], human("evt"));
+    assert_eq!(node_start["parent_ids"], json!([run_id]));
+    assert_eq!(node_start["tags"], json!(["graph:step:1"]));
+    assert_eq!(node_start["metadata"]["langgraph_node"], "echo");
+    assert_eq!(node_start["metadata"]["langgraph_triggers"], json!(["branch:to:echo"]));
+    assert_eq!(node_end["run_id"], node_start["run_id"]);
+    assert_eq!(node_end["data"]["output"]["messages"][0]["content"], "evt");
+    let (_, state) = s.get(&format!("/threads/{id}/state")).await;
+    assert_eq!(root_end["data"]["output"], state["values"]);
+
+    // Asked for too, debug frames come beside the events.
+    let (_, _, events) = s
+        .sse(
+            &format!("/threads/{id}/runs/stream"),
+            json!({"assistant_id": "echo", "input": human("again"), "stream_mode": ["events", "debug"]}),
+        )
+        .await;
+    let debug = events.iter().filter(|(e, _)| e == "debug").count();
+    let chain = events.iter().filter(|(e, _)| e == "events").count();
+    assert!(debug >= 2 && chain == 5, "{events:?}");
+}
+
 both!(stream_sends_metadata_first_then_the_requested_modes_and_no_end_event);
 async fn stream_sends_metadata_first_then_the_requested_modes_and_no_end_event(backend: Backend) {
     let s = Server::start(backend).await;
