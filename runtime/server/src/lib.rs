@@ -13,6 +13,7 @@ mod events;
 pub mod graphs;
 mod http;
 pub mod runs;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The run queue.
     pub runs: Arc<Runs>,
+    /// Webhook policy and sender.
+    pub webhooks: Arc<webhooks::Webhooks>,
     /// Whether the cron scheduler fires due crons by itself (see [`AppState::set_cron_scheduler`]).
     cron_scheduler: AtomicBool,
 }
@@ -132,10 +135,17 @@ impl AppState {
         if !requeued.is_empty() {
             tracing::info!("requeued {} runs left running by a previous process", requeued.len());
         }
-        let runs = Runs::new(db.clone(), Arc::clone(&registry), requeued);
+        let webhooks =
+            Arc::new(webhooks::Webhooks::new(webhooks::WebhookPolicy::of_project(project)));
+        let runs = Runs::new(db.clone(), Arc::clone(&registry), requeued, Arc::clone(&webhooks));
         runs.start_workers(options.workers);
-        let state =
-            Arc::new(AppState { db, registry, runs, cron_scheduler: AtomicBool::new(true) });
+        let state = Arc::new(AppState {
+            db,
+            registry,
+            runs,
+            webhooks,
+            cron_scheduler: AtomicBool::new(true),
+        });
         crons::spawn_scheduler(&state);
         Ok(state)
     }

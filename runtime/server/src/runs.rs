@@ -17,6 +17,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::db::Db;
 use crate::events::ChainEvents;
 use crate::graphs::Registry;
+use crate::webhooks::Webhooks;
 
 /// One server-sent event of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -285,6 +286,7 @@ pub struct Joined {
 pub struct Runs {
     db: Db,
     registry: Arc<Registry>,
+    webhooks: Arc<Webhooks>,
     wake: Notify,
     /// Runs this process queued that no worker has claimed yet (a hint: runs of other
     /// processes are found by polling).
@@ -314,10 +316,16 @@ const PASS_THROUGH: [&str; 12] = [
 
 impl Runs {
     /// A queue over `db`.
-    pub fn new(db: Db, registry: Arc<Registry>, requeued: Vec<String>) -> Arc<Runs> {
+    pub fn new(
+        db: Db,
+        registry: Arc<Registry>,
+        requeued: Vec<String>,
+        webhooks: Arc<Webhooks>,
+    ) -> Arc<Runs> {
         Arc::new(Runs {
             db,
             registry,
+            webhooks,
             wake: Notify::new(),
             queued: std::sync::atomic::AtomicUsize::new(0),
             live: Mutex::new(HashMap::new()),
@@ -481,6 +489,7 @@ impl Runs {
 
     /// Executes a claimed run; returns whether its thread may have more runs queued.
     async fn execute(&self, run: Run) -> bool {
+        let started_at = orrery_engine::now_iso();
         let ch = self.channel(&run.run_id);
         let resumable = run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
         ch.start(&run.thread_id, Arc::clone(&self.threads), resumable);
@@ -515,12 +524,40 @@ impl Runs {
                 Outcome { status: RunStatus::Error, body: json!({"__error__": err}) }
             }
         };
+        if let Some(url) = run.kwargs.get("webhook").and_then(Value::as_str) {
+            self.call_webhook(url, &run, &outcome, started_at).await;
+        }
         ch.finish(&run.run_id, outcome);
         if let Ok(mut live) = self.live.lock() {
             live.remove(&run.run_id);
         }
         self.delete_if_temporary(&run).await;
         thread_has_more
+    }
+
+    /// Sends a run's webhook: the run with its final status, times, final values and error.
+    async fn call_webhook(&self, url: &str, run: &Run, outcome: &Outcome, started_at: String) {
+        let ended_at = orrery_engine::now_iso();
+        let Ok(Value::Object(mut payload)) = serde_json::to_value(run) else { return };
+        let error = outcome.body.get("__error__").cloned();
+        let values = if error.is_none() && outcome.status == RunStatus::Success {
+            outcome.body.clone()
+        } else {
+            match self.db.get_thread(&run.thread_id).await {
+                Ok(Some(t)) => t.values.unwrap_or_else(|| json!({})),
+                _ => json!({}),
+            }
+        };
+        payload.insert("status".into(), json!(outcome.status.as_str()));
+        payload.insert("updated_at".into(), json!(ended_at));
+        payload.insert("run_started_at".into(), json!(started_at));
+        payload.insert("run_ended_at".into(), json!(ended_at));
+        payload.insert("webhook_sent_at".into(), json!(orrery_engine::now_iso()));
+        payload.insert("values".into(), values);
+        if let Some(e) = error {
+            payload.insert("error".into(), e);
+        }
+        self.webhooks.send(url.to_string(), payload);
     }
 
     async fn finish_cancelled(

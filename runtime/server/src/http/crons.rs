@@ -281,8 +281,17 @@ async fn create_thread_cron(
     create(&st, Some(&tid), body).await
 }
 
+/// A cron's webhook must pass the server's webhook policy, as a run's does.
+async fn check_webhook(st: &AppState, payload: &Map<String, Value>) -> Result<(), ApiError> {
+    match payload.get("webhook").and_then(Value::as_str) {
+        Some(url) => st.webhooks.policy().check(url).await.map_err(ApiError::unprocessable),
+        None => Ok(()),
+    }
+}
+
 async fn create(st: &AppState, thread_id: Option<&str>, body: Value) -> Result<Response, ApiError> {
     let mut payload = validated(body, &["assistant_id", "schedule"], &PAYLOAD_FIELDS)?;
+    check_webhook(st, &payload).await?;
     let own = match thread_id {
         None => ("on_run_completed", Kind::OneOf(&["delete", "keep"])),
         Some(_) => {
@@ -437,6 +446,7 @@ async fn patch_cron(
 ) -> Result<Response, ApiError> {
     check_uuid(&id, "cron")?;
     let mut patch = validated(body, &[], &PAYLOAD_FIELDS)?;
+    check_webhook(&st, &patch).await?;
     for (k, kind) in [
         ("end_time", Kind::NullableDateTime),
         ("on_run_completed", Kind::OneOf(&["delete", "keep"])),

@@ -160,6 +160,13 @@ pub(crate) async fn run_request(
         return Err(ApiError::unprocessable("\"assistant_id\" is a required property"));
     };
     let assistant = st.resolve_assistant(assistant_ref).await?;
+    match body.get("webhook") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(url)) => {
+            st.webhooks.policy().check(url).await.map_err(ApiError::unprocessable)?
+        }
+        Some(_) => return Err(ApiError::unprocessable("webhook must be a URL string")),
+    }
     let mut modes: Vec<Value> = match body.get("stream_mode") {
         None | Some(Value::Null) => vec![json!("values")],
         Some(Value::String(s)) => vec![json!(s)],

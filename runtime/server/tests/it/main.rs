@@ -10,6 +10,7 @@ mod projects;
 mod providers;
 mod reload;
 mod secrets;
+mod webhooks;
 
 use std::sync::Arc;
 
