@@ -116,6 +116,65 @@ struct Created {
     events: mpsc::UnboundedReceiver<Frame>,
 }
 
+/// Cancels (interrupts) a run when the answer that follows it is dropped before the run ended:
+/// the client went away (`on_disconnect: cancel`, `?cancel_on_disconnect=true`).
+struct CancelOnDrop {
+    runs: Arc<crate::runs::Runs>,
+    run: Run,
+    channel: Arc<RunChannel>,
+}
+
+impl CancelOnDrop {
+    /// A guard for `run` when `wanted`.
+    fn when(wanted: bool, st: &AppState, run: &Run, channel: &Arc<RunChannel>) -> Option<Self> {
+        wanted.then(|| CancelOnDrop {
+            runs: Arc::clone(&st.runs),
+            run: run.clone(),
+            channel: Arc::clone(channel),
+        })
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.channel.is_finished() {
+            return;
+        }
+        let (runs, run) = (Arc::clone(&self.runs), self.run.clone());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = runs.cancel(&run, false).await {
+                    tracing::warn!(run_id = %run.run_id, "cancelling after a disconnect: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// `stream` holding `guard` until it is dropped (by the server, when the client goes away or
+/// the answer is complete).
+fn guarded<S: Stream + Send>(
+    stream: S,
+    guard: Option<CancelOnDrop>,
+) -> impl Stream<Item = S::Item> + Send {
+    stream.map(move |item| {
+        let _held = &guard;
+        item
+    })
+}
+
+/// Whether a create body asks to cancel the run when its client goes away.
+fn cancel_on_disconnect(body: &Value) -> bool {
+    body.get("on_disconnect").and_then(Value::as_str) == Some("cancel")
+}
+
+/// Whether a join's query asks to cancel the run when its client goes away.
+fn cancel_on_disconnect_query(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, v)| {
+        k == "cancel_on_disconnect" && ["true", "1", "yes"].contains(&v.to_lowercase().as_str())
+    })
+}
+
 const RUN_KEYS: [&str; 14] = [
     "input",
     "command",
@@ -420,7 +479,11 @@ pub(crate) fn sse_response(
 }
 
 /// A `/wait` body: `\n` every 5 s while the run goes on, then the outcome's JSON.
-fn wait_body(channel: Arc<RunChannel>, fallback: Option<Value>) -> HttpBody {
+fn wait_body(
+    channel: Arc<RunChannel>,
+    fallback: Option<Value>,
+    guard: Option<CancelOnDrop>,
+) -> HttpBody {
     let mut outcome = channel.outcome();
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -444,10 +507,10 @@ fn wait_body(channel: Arc<RunChannel>, fallback: Option<Value>) -> HttpBody {
             }
         }
     });
-    HttpBody::from_stream(s)
+    HttpBody::from_stream(guarded(s, guard))
 }
 
-fn stream_created(c: Created, stateless: bool) -> Response {
+fn stream_created(c: Created, stateless: bool, guard: Option<CancelOnDrop>) -> Response {
     let resumable = c.run.kwargs.get("resumable").and_then(Value::as_bool).unwrap_or(false);
     let tid = &c.run.thread_id;
     let rid = &c.run.run_id;
@@ -456,8 +519,8 @@ fn stream_created(c: Created, stateless: bool) -> Response {
     } else {
         (format!("/threads/{tid}/runs/{rid}/stream"), format!("/threads/{tid}/runs/{rid}"))
     };
-    let body =
-        HttpBody::from_stream(sse_stream(Vec::new(), c.events, resumable, ModeFilter::default()));
+    let frames = sse_stream(Vec::new(), c.events, resumable, ModeFilter::default());
+    let body = HttpBody::from_stream(guarded(frames, guard));
     sse_response(body, Some(location), Some(content_location))
 }
 
@@ -467,7 +530,8 @@ async fn stream_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, Some(&tid), &body).await?;
-    Ok(stream_created(c, false))
+    let guard = CancelOnDrop::when(cancel_on_disconnect(&body), &st, &c.run, &c.channel);
+    Ok(stream_created(c, false, guard))
 }
 
 async fn stream_stateless_run(
@@ -475,13 +539,14 @@ async fn stream_stateless_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, None, &body).await?;
-    Ok(stream_created(c, true))
+    let guard = CancelOnDrop::when(cancel_on_disconnect(&body), &st, &c.run, &c.channel);
+    Ok(stream_created(c, true, guard))
 }
 
-fn wait_created(c: Created) -> Response {
+fn wait_created(c: Created, guard: Option<CancelOnDrop>) -> Response {
     let tid = &c.run.thread_id;
     let rid = &c.run.run_id;
-    let mut resp = Response::new(wait_body(Arc::clone(&c.channel), None));
+    let mut resp = Response::new(wait_body(Arc::clone(&c.channel), None, guard));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     run_headers(
         &mut resp,
@@ -499,7 +564,8 @@ async fn wait_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, Some(&tid), &body).await?;
-    Ok(wait_created(c))
+    let guard = CancelOnDrop::when(cancel_on_disconnect(&body), &st, &c.run, &c.channel);
+    Ok(wait_created(c, guard))
 }
 
 async fn wait_stateless_run(
@@ -507,7 +573,8 @@ async fn wait_stateless_run(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let c = create(&st, None, &body).await?;
-    Ok(wait_created(c))
+    let guard = CancelOnDrop::when(cancel_on_disconnect(&body), &st, &c.run, &c.channel);
+    Ok(wait_created(c, guard))
 }
 
 async fn create_background_run(
@@ -624,6 +691,7 @@ fn stored_outcome(thread: &orrery_api::Thread) -> Value {
 async fn join_run(
     State(st): State<Arc<AppState>>,
     Path((tid, rid)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     check_uuid(&tid, "thread")?;
     check_uuid(&rid, "run")?;
@@ -638,7 +706,10 @@ async fn join_run(
     if run.status.in_flight()
         && let Some(joined) = st.runs.join(&tid, &rid).await?
     {
-        let mut resp = Response::new(wait_body(joined.channel, Some(stored_outcome(&thread))));
+        let guard =
+            CancelOnDrop::when(cancel_on_disconnect_query(&query), &st, &run, &joined.channel);
+        let fallback = Some(stored_outcome(&thread));
+        let mut resp = Response::new(wait_body(joined.channel, fallback, guard));
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         run_headers(&mut resp, &headers);
@@ -695,8 +766,12 @@ async fn join_run_stream(
         .filter(|v| !v.is_empty() && resumable)
         .map(str::to_string);
     let joined = if run.status.in_flight() { st.runs.join(&tid, &rid).await? } else { None };
+    let mut guard = None;
     let (stored, events) = match joined {
-        Some(j) => (j.history, j.events),
+        Some(j) => {
+            guard = CancelOnDrop::when(cancel_on_disconnect_query(&query), &st, &run, &j.channel);
+            (j.history, j.events)
+        }
         None => {
             // Over: a resumable run's log is in the database; the stream closes after it.
             let log = match &last_id {
@@ -710,7 +785,7 @@ async fn join_run_stream(
         Some(id) => after_event(stored, id),
         None => Vec::new(),
     };
-    let body = sse_stream(replay, events, resumable, filter);
+    let body = guarded(sse_stream(replay, events, resumable, filter), guard);
     Ok(sse_response(HttpBody::from_stream(body), location, content_location))
 }
 

@@ -211,6 +211,69 @@ async fn wait_runs_the_graph_and_the_thread_records_it(backend: Backend) {
     assert_eq!(runs.as_array().unwrap().len(), 1);
 }
 
+both!(a_client_that_goes_away_cancels_its_run_when_it_asked_to);
+async fn a_client_that_goes_away_cancels_its_run_when_it_asked_to(backend: Backend) {
+    let s = Server::start(backend).await;
+    let slow = |extra: Value| {
+        let mut b = json!({"assistant_id": "echo", "input": human("slow"), "config": {"configurable": {"delay_ms": 1500}}});
+        if let (Some(b), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        b
+    };
+    let status_after = |tid: String, rid: String| {
+        let s = &s;
+        async move {
+            // Bounded: the run either ends interrupted soon or finishes after its 1.5 s sleep.
+            for _ in 0..400 {
+                let (_, run) = s.get(&format!("/threads/{tid}/runs/{rid}")).await;
+                let st = run["status"].as_str().unwrap_or_default().to_string();
+                if st != "pending" && st != "running" {
+                    return st;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            "still running".to_string()
+        }
+    };
+    for (on_disconnect, expected) in
+        [(json!("cancel"), "interrupted"), (json!("continue"), "success")]
+    {
+        let (_, t) = s.post("/threads", json!({})).await;
+        let tid = t["thread_id"].as_str().unwrap().to_string();
+        let mut r = s
+            .http
+            .post(format!("{}/threads/{tid}/runs/stream", s.url))
+            .json(&slow(json!({ "on_disconnect": on_disconnect })))
+            .send()
+            .await
+            .unwrap();
+        let first = String::from_utf8_lossy(&r.chunk().await.unwrap().unwrap()).to_string();
+        let rid =
+            first.split("\"run_id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        drop(r); // the client goes away mid-run
+        assert_eq!(status_after(tid, rid).await, expected, "on_disconnect={on_disconnect}");
+    }
+
+    // A join with cancel_on_disconnect=true cancels the run it joined when it goes away.
+    let (_, t) = s.post("/threads", json!({})).await;
+    let tid = t["thread_id"].as_str().unwrap().to_string();
+    let (_, run) = s.post(&format!("/threads/{tid}/runs"), slow(json!({}))).await;
+    let rid = run["run_id"].as_str().unwrap().to_string();
+    let joined = s
+        .http
+        .get(format!("{}/threads/{tid}/runs/{rid}/join?cancel_on_disconnect=true", s.url))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    let gone = match joined {
+        Ok(r) => r.text().await.is_err(),
+        Err(e) => e.is_timeout(),
+    };
+    assert!(gone, "the join was cut by the client's timeout");
+    assert_eq!(status_after(tid, rid).await, "interrupted");
+}
+
 both!(events_mode_streams_chain_events_of_the_run_and_its_nodes);
 async fn events_mode_streams_chain_events_of_the_run_and_its_nodes(backend: Backend) {
     let s = Server::start(backend).await;
