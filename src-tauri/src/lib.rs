@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use orrery_api::desktop::{
     ConnectionInput, ConnectionView, Health, HealthState, LOCAL_CONNECTION, LocalRuntimeView,
-    SidecarState,
+    RunRequest, STREAM_END, SidecarState, StateEdit,
 };
-use orrery_api::{Assistant, Thread};
+use orrery_api::{Assistant, StreamPart, Thread};
 use tauri::Manager;
+use tauri::ipc::Channel;
 
 use crate::health::HealthBook;
 use crate::sidecar::Sidecar;
@@ -267,6 +268,66 @@ async fn thread_history(
     remote::thread_history(&target, &thread_id, limit.clamp(1, 1000)).await
 }
 
+/// Creates an empty thread for an assistant.
+#[tauri::command]
+async fn thread_create(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+    graph_id: String,
+) -> Cmd<Thread> {
+    let target = shell.target(&conn)?;
+    remote::thread_create(&target, &assistant_id, &graph_id).await
+}
+
+/// Starts a run on a thread and streams its events to the UI through `on_event`, returning
+/// when the server ends the stream.
+///
+/// NOTE: a `Channel` rather than app-wide events (`app.emit`): it belongs to this one call, so
+/// events reach only the view that started the run, in order, with no listener to register
+/// or forget, and the UI knows the stream is over when the command's promise settles.
+#[tauri::command]
+async fn run_stream(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+    request: RunRequest,
+    on_event: Channel<StreamPart>,
+) -> Cmd<()> {
+    let target = shell.target(&conn)?;
+    // A send fails only when the webview is gone; the run goes on on the server regardless.
+    remote::run_stream(&target, &thread_id, &request, |part| on_event.send(part).is_ok()).await?;
+    // The UI settles the run on this marker rather than on the promise: channel messages and
+    // the command's answer travel separately, and the marker is ordered after every event.
+    let end = StreamPart { event: STREAM_END.into(), data: serde_json::Value::Null, id: None };
+    let _ = on_event.send(end);
+    Ok(())
+}
+
+/// Cancels a run, keeping its progress.
+#[tauri::command]
+async fn run_cancel(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+    run_id: String,
+) -> Cmd<()> {
+    let target = shell.target(&conn)?;
+    remote::run_cancel(&target, &thread_id, &run_id).await
+}
+
+/// Writes a state edit at a checkpoint (forking the thread there); returns the new checkpoint.
+#[tauri::command]
+async fn thread_update_state(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+    edit: StateEdit,
+) -> Cmd<String> {
+    let target = shell.target(&conn)?;
+    remote::thread_update_state(&target, &thread_id, &edit).await
+}
+
 #[tauri::command]
 fn local_runtime(shell: tauri::State<'_, Shell>) -> LocalRuntimeView {
     shell.sidecar.view()
@@ -320,6 +381,10 @@ pub fn run() {
             threads_list,
             thread_state,
             thread_history,
+            thread_create,
+            run_stream,
+            run_cancel,
+            thread_update_state,
             local_runtime,
             local_runtime_set_project,
         ])

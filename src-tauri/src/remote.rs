@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use orrery_api::desktop::{Health, HealthState};
-use orrery_api::{Assistant, Thread};
+use futures::StreamExt;
+use orrery_api::desktop::{Health, HealthState, RunRequest, StateEdit};
+use orrery_api::{Assistant, StreamPart, Thread};
 use serde_json::{Value, json};
 
 use crate::Target;
@@ -132,4 +133,138 @@ pub async fn thread_history(
         .into_iter()
         .map(|s| serde_json::to_value(s).map_err(|e| format!("cannot encode a checkpoint: {e}")))
         .collect()
+}
+
+/// Creates an empty thread whose metadata names the assistant and its graph (so the thread list
+/// of that assistant shows it before its first run, as a run's own metadata would).
+pub async fn thread_create(
+    target: &Target,
+    assistant_id: &str,
+    graph_id: &str,
+) -> Result<Thread, String> {
+    let body = orrery_client::ThreadCreate {
+        metadata: Some(json!({ "assistant_id": assistant_id, "graph_id": graph_id })),
+        ..Default::default()
+    };
+    client(target)?.threads().create(&body).await.map_err(|e| describe(&e))
+}
+
+/// The double-texting strategy of a request, by its wire name.
+fn strategy(name: &str) -> Result<orrery_client::MultitaskStrategy, String> {
+    use orrery_client::MultitaskStrategy as S;
+    match name {
+        "reject" => Ok(S::Reject),
+        "enqueue" => Ok(S::Enqueue),
+        "interrupt" => Ok(S::Interrupt),
+        "rollback" => Ok(S::Rollback),
+        other => Err(format!(
+            "unknown double-texting strategy {other:?} (reject, enqueue, interrupt or rollback)"
+        )),
+    }
+}
+
+/// The run body of a UI request: the stream modes the Studio reads, and input or a resume.
+pub fn run_body(req: &RunRequest) -> Result<orrery_client::RunCreate, String> {
+    use orrery_client::StreamMode as M;
+    let mut run = orrery_client::RunCreate::new(req.assistant_id.clone());
+    run.stream_mode = Some(vec![M::Values, M::Updates, M::MessagesTuple, M::Debug]);
+    match (&req.resume, &req.input) {
+        (Some(value), _) => {
+            run.command =
+                Some(orrery_client::Command { resume: Some(value.clone()), ..Default::default() });
+        }
+        (None, input) => run.input = input.clone(),
+    }
+    run.config = req.config.clone().filter(|c| !c.is_null());
+    run.checkpoint_id = req.checkpoint_id.clone().filter(|c| !c.is_empty());
+    run.multitask_strategy = req.multitask_strategy.as_deref().map(strategy).transpose()?;
+    Ok(run)
+}
+
+/// Starts a run and hands every event to `each` as it arrives, until the server ends the
+/// stream; `each` returning `false` stops reading (the UI went away).
+pub async fn run_stream(
+    target: &Target,
+    thread_id: &str,
+    req: &RunRequest,
+    mut each: impl FnMut(StreamPart) -> bool,
+) -> Result<(), String> {
+    let body = run_body(req)?;
+    let c = client(target)?;
+    let mut stream = c.runs().stream(thread_id, &body).await.map_err(|e| describe(&e))?;
+    while let Some(part) = stream.next().await {
+        let part = part.map_err(|e| format!("the run's stream broke: {}", describe(&e)))?;
+        if !each(part) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Stops a run, keeping what it did so far (`action=interrupt`).
+pub async fn run_cancel(target: &Target, thread_id: &str, run_id: &str) -> Result<(), String> {
+    client(target)?
+        .runs()
+        .cancel(thread_id, run_id, false, orrery_client::CancelAction::Interrupt)
+        .await
+        .map_err(|e| describe(&e))
+}
+
+/// Writes a state update at a checkpoint (a fork when it is not the latest one) and returns
+/// the new checkpoint's id.
+pub async fn thread_update_state(
+    target: &Target,
+    thread_id: &str,
+    edit: &StateEdit,
+) -> Result<String, String> {
+    let update = orrery_client::StateUpdate {
+        values: edit.values.clone(),
+        as_node: edit.as_node.clone().filter(|n| !n.trim().is_empty()),
+        checkpoint_id: edit.checkpoint_id.clone().filter(|c| !c.is_empty()),
+        ..Default::default()
+    };
+    let done = client(target)?
+        .threads()
+        .update_state(thread_id, &update)
+        .await
+        .map_err(|e| describe(&e))?;
+    Ok(done.checkpoint.checkpoint_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_bodies_stream_what_the_studio_reads() {
+        let req = RunRequest {
+            assistant_id: "jarvis".into(),
+            input: Some(json!({"messages": [{"role": "user", "content": "hi"}]})),
+            config: Some(Value::Null),
+            checkpoint_id: Some(String::new()),
+            multitask_strategy: Some("interrupt".into()),
+            ..Default::default()
+        };
+        let body = serde_json::to_value(run_body(&req).unwrap()).unwrap();
+        assert_eq!(body["stream_mode"], json!(["values", "updates", "messages-tuple", "debug"]));
+        assert_eq!(body["input"]["messages"][0]["content"], "hi");
+        assert_eq!(body["multitask_strategy"], "interrupt");
+        assert!(body.get("config").is_none() && body.get("checkpoint_id").is_none());
+
+        // A resume is a command, not input; a re-run is null input at a checkpoint.
+        let resume = RunRequest {
+            assistant_id: "jarvis".into(),
+            input: Some(json!({"ignored": true})),
+            resume: Some(json!({"approved": true})),
+            checkpoint_id: Some("cp-1".into()),
+            ..Default::default()
+        };
+        let body = serde_json::to_value(run_body(&resume).unwrap()).unwrap();
+        assert_eq!(body["command"], json!({"resume": {"approved": true}}));
+        assert!(body.get("input").is_none());
+        assert_eq!(body["checkpoint_id"], "cp-1");
+
+        let bad = RunRequest { multitask_strategy: Some("later".into()), ..Default::default() };
+        assert!(run_body(&bad).is_err_and(|e| e.contains("reject, enqueue")));
+    }
 }

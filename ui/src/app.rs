@@ -89,7 +89,7 @@ pub fn App() -> impl IntoView {
                         {move || state.chrome.shell.get()}
                     </span>
                     <span class="keys muted" title="Keyboard">
-                        "Ctrl+N add · ↑↓ select"
+                        "Ctrl+N add · Ctrl+T new thread · Ctrl+Enter send · ↑↓ select"
                     </span>
                 </footer>
             </nav>
@@ -108,13 +108,22 @@ pub fn App() -> impl IntoView {
 fn MainPane() -> impl IntoView {
     let state = use_app();
     let selected = Memo::new(move |_| state.conns.selected.get());
+    // An open thread is a workspace of its own: the connection's cards make room for it.
+    let focus = Memo::new(move |_| state.browse.thread.with(Option::is_some));
     move || match selected.get() {
         Some(id) => {
-            let local = (id == LOCAL_CONNECTION).then(|| view! { <LocalRuntime /> });
+            let cards = move || {
+                (!focus.get()).then(|| {
+                    let local = (id == LOCAL_CONNECTION).then(|| view! { <LocalRuntime /> });
+                    view! {
+                        <ConnectionDetail id=id.clone() />
+                        {local}
+                    }
+                })
+            };
             view! {
-                <div class="content">
-                    <ConnectionDetail id=id />
-                    {local}
+                <div class="content" class:focus=move || focus.get()>
+                    {cards}
                     <Browser />
                 </div>
             }
@@ -191,7 +200,25 @@ fn keyboard(state: AppState) {
             }
             return;
         }
+        if (e.ctrl_key() || e.meta_key()) && key.eq_ignore_ascii_case("g") {
+            e.prevent_default();
+            state.graph.beside.update(|b| *b = !*b);
+            return;
+        }
+        if (e.ctrl_key() || e.meta_key()) && key.eq_ignore_ascii_case("t") {
+            e.prevent_default();
+            state.new_thread();
+            return;
+        }
         match key.as_str() {
+            "Escape" if typing() => {
+                // Leave the field first; a second Escape goes back.
+                if let Some(el) = document().active_element()
+                    && let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el)
+                {
+                    let _ = el.blur();
+                }
+            }
             "Escape" => {
                 if state.chrome.form.get_untracked().is_some() {
                     state.chrome.form.set(None);

@@ -14,6 +14,8 @@ pub mod connection_form;
 pub mod icons;
 // The embedded runtime: state, start-up progress, project folder, log.
 pub mod local_runtime;
+// Runs from the thread view: composer, the streaming run, the interrupt resume form.
+pub mod run;
 // The connection list.
 pub mod sidebar;
 // One thread: checkpoint timeline, state as a JSON tree, chat, pending interrupts.

@@ -9,10 +9,12 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use orrery_api::desktop::{
-    ConnectionInput, ConnectionView, HealthState, LOCAL_CONNECTION, LocalRuntimeView, SidecarState,
+    ConnectionInput, ConnectionView, HealthState, LOCAL_CONNECTION, LocalRuntimeView, RunRequest,
+    STREAM_END, SidecarState, StateEdit,
 };
 use orrery_api::graph_layout::Graph;
-use orrery_api::{Assistant, Thread};
+use orrery_api::studio::{LiveRun, RunPhase};
+use orrery_api::{Assistant, Thread, ThreadStatus};
 
 use crate::transport::{self, THREAD_PAGE};
 
@@ -95,6 +97,8 @@ pub struct GraphView {
     pub collapsed: RwSignal<BTreeSet<String>>,
     /// The selected node's id (or a collapsed subgraph's prefix).
     pub node: RwSignal<Option<String>>,
+    /// The graph is shown beside the open thread (to watch a run light its nodes).
+    pub beside: RwSignal<bool>,
     /// Bumped whenever the graph is asked for again, to drop late answers.
     epoch: StoredValue<u64>,
 }
@@ -109,6 +113,22 @@ pub struct ThreadView {
     /// The selected checkpoint's id (`None`: the current one).
     pub checkpoint: RwSignal<Option<String>>,
     /// Bumped whenever the thread is asked for again, to drop late answers.
+    epoch: StoredValue<u64>,
+}
+
+/// The run started from the thread view, streaming or just ended; the graph view lights its
+/// nodes.
+#[derive(Clone, Copy)]
+pub struct RunView {
+    /// The run as its stream told it so far.
+    pub live: RwSignal<Option<LiveRun>>,
+    /// The thread it runs on.
+    pub thread: RwSignal<Option<String>>,
+    /// The assistant it runs (the graph view lights nodes only for its graph).
+    pub assistant: RwSignal<Option<String>>,
+    /// A state edit (fork) is on its way.
+    pub forking: RwSignal<bool>,
+    /// Bumped for every new run, so a replaced run's late events are dropped.
     epoch: StoredValue<u64>,
 }
 
@@ -153,6 +173,8 @@ pub struct AppState {
     pub graph: GraphView,
     /// The open thread.
     pub thread: ThreadView,
+    /// The run started from the thread view.
+    pub run: RunView,
     /// Banner, forms, theme, clock.
     pub chrome: Chrome,
 }
@@ -190,12 +212,20 @@ impl AppState {
                 xray: RwSignal::new(false),
                 collapsed: RwSignal::new(BTreeSet::new()),
                 node: RwSignal::new(None),
+                beside: RwSignal::new(false),
                 epoch: StoredValue::new(0),
             },
             thread: ThreadView {
                 state: RwSignal::new(Load::Idle),
                 history: RwSignal::new(Load::Idle),
                 checkpoint: RwSignal::new(None),
+                epoch: StoredValue::new(0),
+            },
+            run: RunView {
+                live: RwSignal::new(None),
+                thread: RwSignal::new(None),
+                assistant: RwSignal::new(None),
+                forking: RwSignal::new(false),
                 epoch: StoredValue::new(0),
             },
             chrome: Chrome {
@@ -423,8 +453,197 @@ impl AppState {
         self.thread.history.set(Load::Idle);
     }
 
+    /// The selected assistant, if any.
+    pub fn selected_assistant(&self) -> Option<Assistant> {
+        let id = self.browse.assistant.get_untracked()?;
+        self.browse.assistants.with_untracked(|l| match l {
+            Load::Ready(list) => list.iter().find(|a| a.assistant_id == id).cloned(),
+            _ => None,
+        })
+    }
+
+    /// Creates an empty thread for the selected assistant and opens it.
+    pub fn new_thread(self) {
+        let (Some(conn), Some(a)) =
+            (self.conns.selected.get_untracked(), self.selected_assistant())
+        else {
+            self.report("Select an assistant first: a thread runs one assistant's graph".into());
+            return;
+        };
+        spawn_local(async move {
+            match transport::thread_create(&conn, &a.assistant_id, &a.graph_id).await {
+                Ok(mut thread) => {
+                    if self.conns.selected.get_untracked().as_deref() != Some(conn.as_str()) {
+                        return;
+                    }
+                    thread.values = None;
+                    let id = thread.thread_id.clone();
+                    self.browse.threads.update(|t| {
+                        t.items.insert(0, thread);
+                        t.loaded = true;
+                    });
+                    self.graph.tab.set(Tab::Threads);
+                    self.open_thread(id);
+                }
+                Err(e) => self.report(format!("Cannot create a thread: {e}")),
+            }
+        });
+    }
+
+    /// The run to light in the graph view: the last one started here, when it runs the
+    /// selected assistant.
+    pub fn live_for_graph(&self) -> Option<LiveRun> {
+        let same = self.run.assistant.get().is_some()
+            && self.run.assistant.get() == self.browse.assistant.get();
+        if same { self.run.live.get() } else { None }
+    }
+
+    /// Whether a run started here is still streaming.
+    pub fn run_in_flight(&self) -> bool {
+        self.run.live.with(|r| r.as_ref().is_some_and(|r| r.phase.in_flight()))
+    }
+
+    /// Starts a run on the open thread and streams it into [`RunView::live`]; when its stream
+    /// ends the thread is loaded again (its new checkpoints, state and interrupts).
+    pub fn start_run(self, mut request: RunRequest) {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
+        else {
+            self.report("Open a thread first".into());
+            return;
+        };
+        if request.assistant_id.is_empty() {
+            match self.browse.assistant.get_untracked() {
+                Some(a) => request.assistant_id = a,
+                None => {
+                    self.report("Select an assistant first".into());
+                    return;
+                }
+            }
+        }
+        self.run.epoch.update_value(|e| *e += 1);
+        let epoch = self.run.epoch.get_value();
+        self.run.thread.set(Some(thread.clone()));
+        self.run.assistant.set(Some(request.assistant_id.clone()));
+        // The input's messages show at once; the graph's own echo of them is not streamed.
+        let mut live = LiveRun::new();
+        if let Some(list) = request.input.as_ref().and_then(|i| i.get("messages")) {
+            live.messages.extend(list.as_array().into_iter().flatten().cloned());
+        }
+        self.run.live.set(Some(live));
+        self.set_thread_status(&thread, ThreadStatus::Busy);
+        let current = move || self.run.epoch.get_value() == epoch;
+        let on_event = move |part: orrery_api::StreamPart| {
+            if !current() {
+                return;
+            }
+            if part.event == STREAM_END {
+                self.run.live.update(|r| {
+                    if let Some(r) = r {
+                        r.finish();
+                    }
+                });
+                self.run_ended();
+                return;
+            }
+            self.run.live.update(|r| {
+                if let Some(r) = r {
+                    r.apply(&part);
+                }
+            });
+        };
+        spawn_local(async move {
+            let answer = transport::run_stream(&conn, &thread, &request, on_event).await;
+            if let Err(e) = answer
+                && current()
+            {
+                self.run.live.update(|r| {
+                    if let Some(r) = r {
+                        r.fail(e.clone());
+                    }
+                });
+                self.run_ended();
+            }
+        });
+    }
+
+    /// A run's stream ended: the thread is read again where it now is.
+    fn run_ended(self) {
+        let Some(thread) = self.run.thread.get_untracked() else { return };
+        let status = self.run.live.with_untracked(|r| match r.as_ref().map(|r| &r.phase) {
+            Some(RunPhase::Interrupted) => ThreadStatus::Interrupted,
+            Some(RunPhase::Failed) => ThreadStatus::Error,
+            _ => ThreadStatus::Idle,
+        });
+        self.set_thread_status(&thread, status);
+        if self.browse.thread.get_untracked().as_deref() == Some(thread.as_str()) {
+            self.reload_thread_quietly();
+        }
+    }
+
+    /// Shows a thread's new status in the list (until the list is loaded again).
+    fn set_thread_status(self, thread: &str, status: ThreadStatus) {
+        self.browse.threads.update(|t| {
+            if let Some(x) = t.items.iter_mut().find(|x| x.thread_id == thread) {
+                x.status = status;
+            }
+        });
+    }
+
+    /// Cancels the streaming run (its progress is kept).
+    pub fn cancel_run(self) {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.run.thread.get_untracked())
+        else {
+            return;
+        };
+        let Some(run_id) =
+            self.run.live.with_untracked(|r| r.as_ref().and_then(|r| r.run_id.clone()))
+        else {
+            self.report("The run has not started yet: cancel again in a moment".into());
+            return;
+        };
+        spawn_local(async move {
+            match transport::run_cancel(&conn, &thread, &run_id).await {
+                Ok(()) => self.run.live.update(|r| {
+                    if let Some(r) = r {
+                        r.cancel();
+                    }
+                }),
+                Err(e) => self.report(format!("Cannot cancel the run: {e}")),
+            }
+        });
+    }
+
+    /// Writes a state edit at a checkpoint (a fork) and shows the thread where it now is.
+    pub async fn fork(self, edit: StateEdit) -> Result<(), String> {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
+        else {
+            return Err("Open a thread first".into());
+        };
+        self.run.forking.set(true);
+        let answer = transport::thread_update_state(&conn, &thread, &edit).await;
+        self.run.forking.set(false);
+        answer?;
+        if self.browse.thread.get_untracked().as_deref() == Some(thread.as_str()) {
+            self.reload_thread_quietly();
+        }
+        Ok(())
+    }
+
     /// Asks for the open thread's state and checkpoints (again).
     pub fn load_thread(self) {
+        self.read_thread(false);
+    }
+
+    /// Reads the open thread again while still showing what it showed (after a run or an
+    /// edit), then selects its current checkpoint.
+    pub fn reload_thread_quietly(self) {
+        self.read_thread(true);
+    }
+
+    fn read_thread(self, quiet: bool) {
         let (Some(conn), Some(thread)) =
             (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
         else {
@@ -432,24 +651,29 @@ impl AppState {
         };
         self.thread.epoch.update_value(|e| *e += 1);
         let epoch = self.thread.epoch.get_value();
-        self.thread.checkpoint.set(None);
-        self.thread.state.set(Load::Loading);
-        self.thread.history.set(Load::Loading);
+        let shown = self.thread.state.with_untracked(|s| matches!(s, Load::Ready(_)))
+            && self.thread.history.with_untracked(|h| matches!(h, Load::Ready(_)));
+        if !(quiet && shown) {
+            self.thread.checkpoint.set(None);
+            self.thread.state.set(Load::Loading);
+            self.thread.history.set(Load::Loading);
+        }
         spawn_local(async move {
             let state = transport::thread_state(&conn, &thread).await;
             if self.thread.epoch.get_value() != epoch {
                 return;
             }
+            let history = transport::thread_history(&conn, &thread).await;
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            self.thread.checkpoint.set(None);
             match state {
                 Ok(v) => self.thread.state.set(Load::Ready(v)),
                 Err(e) => {
                     self.thread.state.set(Load::Failed(e.clone()));
                     self.report(e);
                 }
-            }
-            let history = transport::thread_history(&conn, &thread).await;
-            if self.thread.epoch.get_value() != epoch {
-                return;
             }
             match history {
                 Ok(list) => self.thread.history.set(Load::Ready(list)),

@@ -4,10 +4,13 @@
 //! which turn every failure (a rejected promise, an answer of the wrong shape, running outside
 //! the shell) into the plain message a user can read.
 
-use orrery_api::desktop::{ConnectionInput, ConnectionView, LocalRuntimeView};
-use orrery_api::{Assistant, Thread};
+use orrery_api::desktop::{
+    ConnectionInput, ConnectionView, LocalRuntimeView, RunRequest, StateEdit,
+};
+use orrery_api::{Assistant, StreamPart, Thread};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -182,4 +185,112 @@ pub async fn local_runtime() -> Result<LocalRuntimeView, String> {
 /// Restarts the embedded runtime on a project folder (`None`: the bundled graphs).
 pub async fn local_runtime_set_project(path: Option<&str>) -> Result<LocalRuntimeView, String> {
     call("local_runtime_set_project", &Project { path }).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewThread<'a> {
+    conn: &'a str,
+    assistant_id: &'a str,
+    graph_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamRun<'a> {
+    conn: &'a str,
+    thread_id: &'a str,
+    request: &'a RunRequest,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelRun<'a> {
+    conn: &'a str,
+    thread_id: &'a str,
+    run_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EditState<'a> {
+    conn: &'a str,
+    thread_id: &'a str,
+    edit: &'a StateEdit,
+}
+
+/// Creates an empty thread for an assistant.
+pub async fn thread_create(
+    conn: &str,
+    assistant_id: &str,
+    graph_id: &str,
+) -> Result<Thread, String> {
+    call("thread_create", &NewThread { conn, assistant_id, graph_id }).await
+}
+
+/// The JS function that receives a channel's messages.
+type Handler = Closure<dyn FnMut(JsValue)>;
+
+/// A Tauri `Channel` (from the global `__TAURI__.core`) whose messages go to `each`; the
+/// closure lives as long as the returned handle.
+fn channel(each: impl FnMut(JsValue) + 'static) -> Result<(JsValue, Handler), String> {
+    let core = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("__TAURI__"))
+        .and_then(|t| js_sys::Reflect::get(&t, &JsValue::from_str("core")))
+        .and_then(|c| js_sys::Reflect::get(&c, &JsValue::from_str("Channel")))
+        .map_err(message_of)?;
+    let ctor: js_sys::Function =
+        core.dyn_into().map_err(|_| "this shell has no IPC channels".to_string())?;
+    let channel = js_sys::Reflect::construct(&ctor, &js_sys::Array::new()).map_err(message_of)?;
+    let handler: Handler = Closure::new(each);
+    js_sys::Reflect::set(&channel, &JsValue::from_str("onmessage"), handler.as_ref())
+        .map_err(message_of)?;
+    Ok((channel, handler))
+}
+
+/// Starts a run and calls `each` with every event of its stream, then with the shell's
+/// [`orrery_api::desktop::STREAM_END`] marker. Resolves when the shell is done; an error
+/// means the run did not start or its stream broke (no marker then).
+pub async fn run_stream(
+    conn: &str,
+    thread_id: &str,
+    request: &RunRequest,
+    mut each: impl FnMut(StreamPart) + 'static,
+) -> Result<(), String> {
+    if !in_tauri() {
+        return Err(NOT_IN_SHELL.to_string());
+    }
+    let args = StreamRun { conn, thread_id, request }
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| format!("run_stream: cannot encode the arguments: {e}"))?;
+    let (channel, handler) = channel(move |message| {
+        match serde_wasm_bindgen::from_value::<StreamPart>(message) {
+            Ok(part) => each(part),
+            Err(e) => each(StreamPart {
+                event: "error".into(),
+                data: serde_json::json!({"error": "UI", "message": format!("unreadable event: {e}")}),
+                id: None,
+            }),
+        }
+    })?;
+    js_sys::Reflect::set(&args, &JsValue::from_str("onEvent"), &channel).map_err(message_of)?;
+    let answer = invoke("run_stream", args).await.map_err(message_of);
+    // Events can still be on their way after the answer (they travel separately): the handler
+    // stays alive for the rest of the page's life. It is small, and it ignores late events of
+    // a run the UI has moved on from.
+    handler.forget();
+    answer.map(|_| ())
+}
+
+/// Cancels a run, keeping what it did so far.
+pub async fn run_cancel(conn: &str, thread_id: &str, run_id: &str) -> Result<(), String> {
+    call("run_cancel", &CancelRun { conn, thread_id, run_id }).await
+}
+
+/// Writes a state edit at a checkpoint (a fork); returns the new checkpoint's id.
+pub async fn thread_update_state(
+    conn: &str,
+    thread_id: &str,
+    edit: &StateEdit,
+) -> Result<String, String> {
+    call("thread_update_state", &EditState { conn, thread_id, edit }).await
 }

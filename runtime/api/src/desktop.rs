@@ -111,3 +111,36 @@ pub struct LocalRuntimeView {
     /// The last lines of its log.
     pub log: Vec<String>,
 }
+
+/// The event name of the shell's last message on a run's channel, after every server event.
+pub const STREAM_END: &str = "orrery/stream_end";
+
+/// A run the UI asks the shell to start and stream (`POST /threads/{id}/runs/stream` with the
+/// stream modes `values`, `updates`, `messages-tuple` and `debug`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunRequest {
+    /// The assistant (UUID or graph name).
+    pub assistant_id: String,
+    /// Graph input; `None` (null) continues from the checkpoint.
+    pub input: Option<Value>,
+    /// Resume a pending `interrupt()` with this value (`command: {resume}`), instead of input.
+    pub resume: Option<Value>,
+    /// Run config (`{configurable: {...}, tags, recursion_limit}`).
+    pub config: Option<Value>,
+    /// Start from this checkpoint (re-run from there).
+    pub checkpoint_id: Option<String>,
+    /// Double-texting strategy when the thread is busy: `reject`, `enqueue`, `interrupt` or
+    /// `rollback` (the server's default, `enqueue`, when `None`).
+    pub multitask_strategy: Option<String>,
+}
+
+/// A state edit at a checkpoint (`POST /threads/{id}/state`), which forks the thread there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StateEdit {
+    /// The update, applied through the graph's reducers.
+    pub values: Value,
+    /// The checkpoint to fork from; the latest when `None`.
+    pub checkpoint_id: Option<String>,
+    /// The node the update is written as (needed when the checkpoint's writer is ambiguous).
+    pub as_node: Option<String>,
+}

@@ -6,6 +6,7 @@
 
 pub mod desktop;
 pub mod graph_layout;
+pub mod studio;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

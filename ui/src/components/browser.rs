@@ -232,6 +232,15 @@ fn Threads() -> impl IntoView {
                 <span class="pane-sub">{move || assistant_name().map(|n| format!("· {n}"))}</span>
                 <span class="spacer"></span>
                 <button
+                    id="thread-new"
+                    type="button"
+                    title="Create an empty thread and open it (Ctrl+T)"
+                    disabled=move || !chosen()
+                    on:click=move |_| state.new_thread()
+                >
+                    "+ New thread"
+                </button>
+                <button
                     id="threads-refresh"
                     type="button"
                     class="icon-button"

@@ -28,6 +28,10 @@ const GRAPH_CSS: &str = "\
 #graph .node.start .box,#graph .node.end .box{fill:var(--bg-hover);stroke:var(--border-strong)}
 #graph .node.start text,#graph .node.end text{fill:var(--muted);font-size:11px}
 #graph .node.collapsed .box{stroke:var(--accent)}
+#graph .node.visited .box{stroke:var(--up);stroke-width:2}
+#graph .node.running .box{stroke:var(--accent);stroke-width:3;fill:var(--accent-soft);animation:graph-pulse 1s ease-in-out infinite}
+#graph .node .order{fill:var(--up);font-size:10px;font-weight:600;text-anchor:end}
+@keyframes graph-pulse{50%{stroke-opacity:0.35}}
 #graph .badge rect{fill:var(--accent)}
 #graph .badge text{fill:var(--accent-text);font-size:10px;font-weight:600}
 #graph .edge{fill:none;stroke:var(--muted);stroke-width:1.4}
@@ -388,7 +392,15 @@ pub fn GraphPanel() -> impl IntoView {
                     on:pointercancel=on_up
                     on:click=on_background
                 >
-                    <svg id="graph" role="img" aria-label="The assistant's graph">
+                    <svg
+                        id="graph"
+                        role="img"
+                        aria-label="The assistant's graph"
+                        data-lit=move || state.live_for_graph().map(|r| r.lit_line()).unwrap_or_default()
+                        data-running=move || {
+                            state.live_for_graph().map(|r| r.active.join(",")).unwrap_or_default()
+                        }
+                    >
                         <defs>
                             <marker
                                 id="graph-arrow"
@@ -483,6 +495,29 @@ fn node_view(
         NodeKind::Node => "node",
         NodeKind::Collapsed => "node collapsed",
     };
+    let running = {
+        let id = id.clone();
+        move || state.live_for_graph().is_some_and(|r| r.active.contains(&id))
+    };
+    // The order of the node's starts in the last run ("1,3" when it ran first and third).
+    let order = {
+        let id = id.clone();
+        move || {
+            state.live_for_graph().map(|r| {
+                r.lit
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n == id)
+                    .map(|(i, _)| (i + 1).to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        }
+    };
+    let visited = {
+        let order = order.clone();
+        move || order().is_some_and(|o| !o.is_empty())
+    };
     let (w, h) = (n.rect.w, n.rect.h);
     let pill = matches!(n.kind, NodeKind::Start | NodeKind::End);
     let rx = if pill { h / 2.0 } else { 8.0 };
@@ -518,6 +553,8 @@ fn node_view(
         <g
             class=class
             class:selected=selected
+            class:running=running
+            class:visited=visited
             data-id=id
             transform=format!("translate({},{})", f(n.rect.x), f(n.rect.y))
             on:click=move |e| {
@@ -528,6 +565,9 @@ fn node_view(
             {stack}
             <rect class="box" width=f(w) height=f(h) rx=f(rx)></rect>
             <text x=f(label_x) y=f(h / 2.0)>{n.label.clone()}</text>
+            <text class="order" x=f(w - 4.0) y="-5">
+                {move || order().filter(|o| !o.is_empty()).map(|o| format!("#{o}"))}
+            </text>
             {badge}
         </g>
     }
@@ -693,6 +733,7 @@ fn NodePanel(layout: Memo<Option<Arc<Layout>>>) -> impl IntoView {
                             <pre class="json">{d}</pre>
                         </div>
                     })}
+                    <LastUpdate node=placed.id.clone() />
                     <div class="side-block">
                         <span class="breakpoint-wrap" title="next slice">
                             <button id="graph-breakpoint" type="button" disabled title="next slice">
@@ -702,6 +743,33 @@ fn NodePanel(layout: Memo<Option<Arc<Layout>>>) -> impl IntoView {
                     </div>
                 </aside>
             }
+        })
+    }
+}
+
+/// The node's last update in the last run started from the thread view.
+#[component]
+fn LastUpdate(node: String) -> impl IntoView {
+    let state = use_app();
+    move || {
+        let run = state.live_for_graph()?;
+        let update = run.last_update(&node).map(pretty);
+        let ran = run.lit.iter().filter(|n| **n == node).count();
+        Some(view! {
+            <div id="graph-node-update" class="side-block">
+                <div class="caps-title">"Last update"</div>
+                {match update {
+                    Some(u) => view! { <pre class="json">{u}</pre> }.into_any(),
+                    None if ran > 0 => view! {
+                        <p class="muted">"It ran but wrote nothing (or is still running)"</p>
+                    }
+                    .into_any(),
+                    None => view! { <p class="muted">"It did not run in the last run"</p> }.into_any(),
+                }}
+                {(ran > 0).then(|| view! {
+                    <p class="muted">{format!("Ran {ran} time{} in run {}", if ran == 1 { "" } else { "s" }, run.run_id.as_deref().map(crate::format::short_id).unwrap_or("…"))}</p>
+                })}
+            </div>
         })
     }
 }
@@ -803,7 +871,7 @@ fn svg_document(layout: Option<&Layout>) -> Result<String, String> {
     if let Ok(Some(g)) = copy.query_selector("#graph-viewport") {
         g.remove_attribute("transform").ok();
     }
-    if let Ok(list) = copy.query_selector_all(".cluster-toggle, .badge title") {
+    if let Ok(list) = copy.query_selector_all(".cluster-toggle, .badge title, text.order") {
         for i in 0..list.length() {
             if let Some(node) = list.item(i)
                 && let Some(parent) = node.parent_node()
@@ -812,10 +880,11 @@ fn svg_document(layout: Option<&Layout>) -> Result<String, String> {
             }
         }
     }
-    if let Ok(list) = copy.query_selector_all(".selected, .active") {
+    if let Ok(list) = copy.query_selector_all(".selected, .active, .running, .visited") {
         for i in 0..list.length() {
             if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {
                 el.class_list().remove_2("selected", "active").ok();
+                el.class_list().remove_2("running", "visited").ok();
                 if el.get_attribute("marker-end").is_some() {
                     set(&el, "marker-end", "url(#graph-arrow)")?;
                 }

@@ -3,9 +3,14 @@
 //! values as a collapsible JSON tree.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use orrery_api::desktop::{RunRequest, StateEdit};
+use orrery_api::studio::{self, Lane};
 use serde_json::Value;
 
 use crate::components::browser::loading;
+use crate::components::graph::GraphPanel;
+use crate::components::run::{Composer, LiveRunPanel, ResumeForm, parse_json};
 use crate::components::{ago, icons};
 use crate::format::short_id;
 use crate::state::{Load, use_app};
@@ -98,43 +103,77 @@ pub fn ThreadPanel() -> impl IntoView {
         })
     });
 
+    // The selected checkpoint's parent (for the diff) and the nodes that wrote it.
+    let parent_of_selected = Memo::new(move |_| {
+        let pid = selected.with(|s| s.as_ref().and_then(parent_id))?;
+        checkpoints.with(|list| {
+            list.iter().find(|c| checkpoint_id(c).as_deref() == Some(pid.as_str())).cloned()
+        })
+    });
+    // The chat box is the default for message states (and for a thread that never ran).
+    let chat = Signal::derive(move || {
+        tv.state.with(|s| match s {
+            Load::Ready(s) => match s.get("values") {
+                Some(Value::Object(v)) => v.is_empty() || v.contains_key("messages"),
+                _ => true,
+            },
+            _ => true,
+        })
+    });
+
     let status_view =
         move || status().map(|s| view! { <span class=format!("status {s}")>{s.clone()}</span> });
-    let body = move || {
+    // Loading, failed or ready: the body is built again only when this changes, so a quiet
+    // reload (after a run) updates the timeline and the detail in place.
+    let phase = Memo::new(move |_| {
         let failed = match (tv.state.get(), tv.history.get()) {
             (Load::Failed(e), _) | (_, Load::Failed(e)) => Some(e),
             _ => None,
         };
-        if let Some(e) = failed {
-            return view! {
-                <div class="list-error">
-                    <p>{e}</p>
-                    <button type="button" on:click=move |_| state.load_thread()>
-                        "Retry"
-                    </button>
-                </div>
-            }
-            .into_any();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(tv.state.with(|s| matches!(s, Load::Ready(_)))
+                && tv.history.with(|h| matches!(h, Load::Ready(_)))),
         }
-        let ready = tv.state.with(|s| matches!(s, Load::Ready(_)))
-            && tv.history.with(|h| matches!(h, Load::Ready(_)));
+    });
+    let body = move || {
+        let ready = match phase.get() {
+            Err(e) => {
+                return view! {
+                    <div class="list-error">
+                        <p>{e}</p>
+                        <button type="button" on:click=move |_| state.load_thread()>
+                            "Retry"
+                        </button>
+                    </div>
+                }
+                .into_any();
+            }
+            Ok(ready) => ready,
+        };
         if !ready {
             return loading("Loading thread…").into_any();
         }
         view! {
-            <div class="thread-body">
+            <div class="thread-body" class:with-graph=move || state.graph.beside.get()>
                 <Timeline checkpoints=checkpoints current=current selected=selected_id />
-                <div class="checkpoint-detail">
-                    {move || {
-                        selected
-                            .get()
-                            .map(|s| {
-                                let current = selected_id.get() == current.get();
-                                view! { <Checkpoint s=s current=current /> }.into_any()
-                            })
-                            .unwrap_or_else(|| ().into_any())
-                    }}
+                <div class="detail-column">
+                    <div class="checkpoint-detail">
+                        {move || {
+                            selected
+                                .get()
+                                .map(|s| {
+                                    let current = selected_id.get() == current.get();
+                                    let parent = parent_of_selected.get();
+                                    view! { <Checkpoint s=s parent=parent current=current /> }
+                                        .into_any()
+                                })
+                                .unwrap_or_else(|| view! { <LiveRunPanel /> }.into_any())
+                        }}
+                    </div>
+                    <Composer chat=chat />
                 </div>
+                {move || state.graph.beside.get().then(|| view! { <GraphPanel /> })}
             </div>
         }
         .into_any()
@@ -158,6 +197,15 @@ pub fn ThreadPanel() -> impl IntoView {
                 </h3>
                 {status_view}
                 <span class="spacer"></span>
+                <button
+                    id="thread-graph"
+                    type="button"
+                    class:on=move || state.graph.beside.get()
+                    title="Show the graph beside the thread, to watch runs light up its nodes (Ctrl+G)"
+                    on:click=move |_| state.graph.beside.update(|b| *b = !*b)
+                >
+                    {move || if state.graph.beside.get() { "Hide graph" } else { "Show graph" }}
+                </button>
                 <button
                     id="thread-refresh"
                     type="button"
@@ -188,8 +236,12 @@ fn Timeline(
             let pid = parent_id(c)?;
             list.iter().find(|p| checkpoint_id(p).as_deref() == Some(pid.as_str()))
         };
+        let ids: Vec<(String, Option<String>)> =
+            list.iter().map(|c| (checkpoint_id(c).unwrap_or_default(), parent_id(c))).collect();
+        let lanes = studio::lanes(&ids, current.get().as_deref());
         list.iter()
-            .map(|c| {
+            .zip(lanes)
+            .map(|(c, Lane { lane, fork })| {
                 let id = checkpoint_id(c).unwrap_or_default();
                 let step = c.pointer("/metadata/step").map(Value::to_string).unwrap_or_default();
                 let source = c
@@ -219,12 +271,22 @@ fn Timeline(
                     let created = created.clone();
                     move || ago(&created, state.chrome.now.get())
                 };
+                let side = lane > 0;
+                let forked_from = fork
+                    .then(|| parent_of(c))
+                    .flatten()
+                    .and_then(|p| p.pointer("/metadata/step").map(Value::to_string));
                 view! {
                     <li
                         class="checkpoint"
                         class:current=is_current
                         class:selected=is_selected.clone()
+                        class:side=side
+                        class:fork=fork
                         data-id=id.clone()
+                        data-parent=parent_id(c).unwrap_or_default()
+                        data-lane=lane.to_string()
+                        style=format!("--lane:{lane}")
                         role="option"
                         aria-selected=move || if is_selected() { "true" } else { "false" }
                         title=id
@@ -239,6 +301,11 @@ fn Timeline(
                         <span class="cp-time" title=created>
                             {when}
                         </span>
+                        {forked_from.map(|step| view! {
+                            <span class="cp-fork" title="Another branch: it leaves the current line after this step">
+                                {format!("↳ branch off #{step}")}
+                            </span>
+                        })}
                     </li>
                 }
             })
@@ -268,10 +335,12 @@ fn Timeline(
     }
 }
 
-/// One checkpoint: what runs next and its interrupts (pending when it is the `current` one),
-/// the chat, the values.
+/// One checkpoint: its actions (edit state and fork, re-run from here), what runs next and its
+/// interrupts (pending, with the resume form, when it is the `current` one), the chat, the run
+/// streaming from here, what the step changed against its `parent`, the values.
 #[component]
-fn Checkpoint(s: Value, current: bool) -> impl IntoView {
+fn Checkpoint(s: Value, parent: Option<Value>, current: bool) -> impl IntoView {
+    let state = use_app();
     let values = s.get("values").cloned().unwrap_or(Value::Null);
     let messages = values.get("messages").and_then(Value::as_array).cloned();
     let next: Vec<String> = s
@@ -282,15 +351,34 @@ fn Checkpoint(s: Value, current: bool) -> impl IntoView {
     let interrupts = interrupts_of(&s);
     let created = s.get("created_at").and_then(Value::as_str).unwrap_or("").to_string();
     let id = checkpoint_id(&s).unwrap_or_default();
+    let step = s.pointer("/metadata/step").map(Value::to_string);
+    let wrote = writers(&s, parent.as_ref());
+    let editing = RwSignal::new(false);
+    let can_rerun = !id.is_empty() && !next.is_empty();
+    if current {
+        // The thread opens where it is: its pending interrupt, else its newest message.
+        request_animation_frame(|| {
+            let doc = document();
+            let target = doc
+                .query_selector("#pending")
+                .ok()
+                .flatten()
+                .or_else(|| doc.query_selector("#chat > .msg:last-child").ok().flatten());
+            if let Some(el) = target {
+                el.scroll_into_view_with_bool(false);
+            }
+        });
+    }
 
     let pending = (!next.is_empty() || !interrupts.is_empty()).then(|| {
+        let has_interrupts = !interrupts.is_empty();
         let next_view = (!next.is_empty()).then(|| {
             view! {
                 <div class="next">
                     <span class="label">{if current { "Next" } else { "Ran next" }}</span>
                     {next
-                        .into_iter()
-                        .map(|n| view! { <span class="node-pill mono">{n}</span> })
+                        .iter()
+                        .map(|n| view! { <span class="node-pill mono">{n.clone()}</span> })
                         .collect_view()}
                 </div>
             }
@@ -304,7 +392,7 @@ fn Checkpoint(s: Value, current: bool) -> impl IntoView {
                             {if current { "Interrupt" } else { "Interrupt (past)" }}
                             {task.map(|t| view! { <span class="mono">{format!(" in {t}")}</span> })}
                         </div>
-                        <div class="json-tree">{json_tree(None, &value, 0, 4)}</div>
+                        <div class="json-tree interrupt-payload">{json_tree(None, &value, 0, 4)}</div>
                     </div>
                 }
             })
@@ -317,6 +405,7 @@ fn Checkpoint(s: Value, current: bool) -> impl IntoView {
             >
                 {next_view}
                 {interrupt_views}
+                {(current && has_interrupts).then(|| view! { <ResumeForm /> })}
             </div>
         }
     });
@@ -325,27 +414,215 @@ fn Checkpoint(s: Value, current: bool) -> impl IntoView {
         view! {
             <div class="detail-section">
                 <div class="side-caption">{format!("Messages ({})", list.len())}</div>
-                <div id="chat">{list.iter().map(message).collect_view()}</div>
+                <div id="chat" class="chat">{messages_view(&list)}</div>
             </div>
         }
     });
 
+    let changes = parent.as_ref().map(|p| {
+        let before = p.get("values").cloned().unwrap_or(Value::Null);
+        let list = studio::diff(&before, &values);
+        let parent_step = p.pointer("/metadata/step").map(Value::to_string).unwrap_or_default();
+        let rows = list
+            .iter()
+            .map(|c| {
+                let show = |v: &Option<Value>| v.as_ref().map(short_json).unwrap_or_default();
+                view! {
+                    <li class=format!("change {}", c.kind())>
+                        <span class="change-kind">{c.kind()}</span>
+                        <span class="change-path mono">
+                            {if c.path.is_empty() { "(whole state)".to_string() } else { c.path.clone() }}
+                        </span>
+                        <span class="change-old mono">{show(&c.old)}</span>
+                        <span class="change-new mono">{show(&c.new)}</span>
+                    </li>
+                }
+            })
+            .collect_view();
+        let empty = list.is_empty();
+        view! {
+            <div class="detail-section">
+                <div class="side-caption">
+                    {format!("Changes against #{parent_step} ({})", list.len())}
+                </div>
+                {if empty {
+                    view! { <p class="empty hint">"This step left the values as they were"</p> }.into_any()
+                } else {
+                    view! { <ul id="state-diff" class="diff">{rows}</ul> }.into_any()
+                }}
+            </div>
+        }
+    });
+
+    let rerun = {
+        let id = id.clone();
+        move |_| {
+            state.start_run(RunRequest {
+                input: None,
+                checkpoint_id: Some(id.clone()),
+                ..RunRequest::default()
+            })
+        }
+    };
+    let actions = (!id.is_empty()).then(|| {
+        view! {
+            <span class="spacer"></span>
+            <button
+                id="edit-state"
+                type="button"
+                title="Edit the values at this checkpoint and fork the thread from it"
+                class:on=move || editing.get()
+                on:click=move |_| editing.update(|e| *e = !*e)
+            >
+                "Edit state"
+            </button>
+            <button
+                id="rerun"
+                type="button"
+                title=if can_rerun {
+                    "Run again from this checkpoint: its next nodes run, the earlier steps are kept"
+                } else {
+                    "Nothing runs next at this checkpoint"
+                }
+                disabled=move || !can_rerun || state.run_in_flight()
+                on:click=rerun
+            >
+                "Re-run from here"
+            </button>
+        }
+    });
+    let editor = {
+        let id = id.clone();
+        let values = values.clone();
+        let as_node = if wrote.len() == 1 { wrote[0].clone() } else { String::new() };
+        move || {
+            editing.get().then(|| {
+                view! {
+                    <StateEditor
+                        checkpoint=id.clone()
+                        values=values.clone()
+                        as_node=as_node.clone()
+                        editing=editing
+                    />
+                }
+            })
+        }
+    };
+
     view! {
         <div class="checkpoint-head">
+            {step.map(|s| view! { <span class="cp-step">{format!("#{s}")}</span> })}
             {if id.is_empty() {
                 view! { <span class="muted">"No checkpoint: the state is empty"</span> }.into_any()
             } else {
-                view! { <span class="mono" title=id.clone()>{id.clone()}</span> }.into_any()
+                view! { <span class="mono cp-id" title=id.clone()>{short_id(&id).to_string()}</span> }.into_any()
             }}
             <span class="muted">{created}</span>
+            {actions}
         </div>
+        {editor}
         {pending}
         {chat}
+        <LiveRunPanel />
+        {changes}
         <div class="detail-section">
             <div class="side-caption">"State"</div>
             <div id="state-json" class="json-tree">
                 {json_node(None, &values, 0)}
             </div>
+        </div>
+    }
+}
+
+/// A JSON value on one line, cut after 120 characters.
+fn short_json(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+/// The values at a checkpoint as editable JSON; saving writes them as a state update at that
+/// checkpoint (`POST /threads/{id}/state` with `checkpoint_id`), which forks the thread.
+#[component]
+fn StateEditor(
+    checkpoint: String,
+    values: Value,
+    as_node: String,
+    editing: RwSignal<bool>,
+) -> impl IntoView {
+    let state = use_app();
+    let text = RwSignal::new(serde_json::to_string_pretty(&values).unwrap_or_default());
+    let node = RwSignal::new(as_node);
+    let problem = RwSignal::new(None::<String>);
+    let checkpoint = StoredValue::new(checkpoint);
+    let save = move || {
+        let values = match parse_json(&text.get_untracked(), "The state") {
+            Ok(v) => v,
+            Err(e) => {
+                problem.set(Some(e));
+                return;
+            }
+        };
+        let edit = StateEdit {
+            values,
+            checkpoint_id: Some(checkpoint.get_value()),
+            as_node: Some(node.get_untracked()).filter(|n| !n.trim().is_empty()),
+        };
+        problem.set(None);
+        spawn_local(async move {
+            match state.fork(edit).await {
+                Ok(()) => editing.set(false),
+                Err(e) => problem.set(Some(format!(
+                    "The server refused the edit: {e}. If it names an ambiguous node, fill in \"as node\"."
+                ))),
+            }
+        });
+    };
+    view! {
+        <div id="state-editor-box" class="detail-section editor">
+            <div class="side-caption">"Edit the state here and fork"</div>
+            <textarea
+                id="state-editor"
+                class="mono"
+                rows="10"
+                spellcheck="false"
+                prop:value=move || text.get()
+                on:input=move |e| text.set(event_target_value(&e))
+                on:keydown=move |e| {
+                    if e.key() == "Enter" && (e.ctrl_key() || e.meta_key()) {
+                        e.prevent_default();
+                        save();
+                    }
+                }
+            ></textarea>
+            <div class="editor-actions">
+                <label>
+                    "as node "
+                    <input
+                        id="edit-as-node"
+                        class="mono"
+                        type="text"
+                        placeholder="(the checkpoint's writer)"
+                        prop:value=move || node.get()
+                        on:input=move |e| node.set(event_target_value(&e))
+                    />
+                </label>
+                <span class="spacer"></span>
+                <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                <button
+                    id="fork-submit"
+                    type="button"
+                    class="primary"
+                    title="Write these values as a new checkpoint after this one (Ctrl+Enter)"
+                    disabled=move || state.run.forking.get()
+                    on:click=move |_| save()
+                >
+                    {move || if state.run.forking.get() { "Forking…" } else { "Fork with this state" }}
+                </button>
+            </div>
+            {move || problem.get().map(|p| view! { <p class="form-error">{p}</p> })}
         </div>
     }
 }
@@ -391,8 +668,36 @@ fn text_of(content: Option<&Value>) -> String {
     }
 }
 
-/// One message of a chat (LangChain's `type` or OpenAI's `role`).
-fn message(m: &Value) -> AnyView {
+/// A list of messages as a chat; a tool call's result is shown in its card (and not again on
+/// its own).
+pub(crate) fn messages_view(list: &[Value]) -> AnyView {
+    let result_of = |call_id: &str| {
+        list.iter().find(|m| {
+            matches!(
+                m.get("type").or_else(|| m.get("role")).and_then(Value::as_str),
+                Some("tool" | "ToolMessage")
+            ) && m.get("tool_call_id").and_then(Value::as_str) == Some(call_id)
+        })
+    };
+    let call_ids: std::collections::HashSet<&str> = list
+        .iter()
+        .filter_map(|m| m.get("tool_calls").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.get("id").and_then(Value::as_str))
+        .collect();
+    list.iter()
+        .filter(|m| {
+            let answered = m.get("tool_call_id").and_then(Value::as_str);
+            !answered.is_some_and(|id| call_ids.contains(id))
+        })
+        .map(|m| message(m, &result_of))
+        .collect_view()
+        .into_any()
+}
+
+/// One message of a chat (LangChain's `type` or OpenAI's `role`); `result_of` finds the tool
+/// message answering a tool call.
+fn message<'a>(m: &Value, result_of: &dyn Fn(&str) -> Option<&'a Value>) -> AnyView {
     let kind = m.get("type").or_else(|| m.get("role")).and_then(Value::as_str).unwrap_or("");
     let (class, label) = match kind {
         "human" | "user" | "HumanMessage" => ("human", "Human"),
@@ -423,10 +728,34 @@ fn message(m: &Value) -> AnyView {
                     other => serde_json::to_string_pretty(&other).unwrap_or_default(),
                 };
                 let call_id = c.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+                let result = result_of(&call_id).map(|r| {
+                    let failed = r.get("status").and_then(Value::as_str) == Some("error");
+                    let text = text_of(r.get("content"));
+                    let text = match serde_json::from_str::<Value>(&text) {
+                        Ok(v @ (Value::Object(_) | Value::Array(_))) => {
+                            serde_json::to_string_pretty(&v).unwrap_or(text)
+                        }
+                        _ => text,
+                    };
+                    view! {
+                        <div class="tool-result" class:failed=failed>
+                            <span class="tool-result-label">
+                                {if failed { "Result (error)" } else { "Result" }}
+                            </span>
+                            <pre class="tool-args">{text}</pre>
+                        </div>
+                    }
+                });
+                let pending = result.is_none().then(|| {
+                    view! { <div class="tool-result waiting muted">"No result yet"</div> }
+                });
+                let tool = name.clone();
                 view! {
-                    <div class="tool-call" title=call_id>
+                    <div class="tool-call" title=call_id data-tool=tool>
                         <span class="tool-name mono">{name}</span>
                         <pre class="tool-args">{args}</pre>
+                        {result}
+                        {pending}
                     </div>
                 }
             })

@@ -1,0 +1,232 @@
+//! The Studio in the real window, against the embedded runtime serving the bundled Jarvis graph
+//! (its scripted model): a chat message runs agent → tools → agent → approve, lighting the
+//! nodes in that order, and stops at the approval interrupt; the resume form answers it and
+//! the run ends with the ticket; an edit at a past checkpoint forks the thread (a second branch
+//! in the timeline); a re-run from a past checkpoint continues from there.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+
+use crate::harness::{Step, Window, attrs, eventually, find_one, shot, texts};
+
+/// The live run panel once its run ended in `phase`: its lit nodes.
+async fn run_ended(client: &Client, phase: &str) -> String {
+    let css = format!("#live-run[data-phase='{phase}']");
+    eventually(client, &format!("the run to end {phase}"), Duration::from_secs(60), || async {
+        let Some(panel) = find_one(client, &css).await? else { return Ok(None) };
+        panel.attr("data-lit").await
+    })
+    .await
+}
+
+/// Clicks the element matching `css` once it is there; `what` names the step when it fails.
+/// SVG nodes are clicked through a DOM event (WebKitWebDriver does not click SVG groups).
+async fn click(client: &Client, css: &str, what: &str) {
+    let el =
+        eventually(client, what, Duration::from_secs(20), || async { find_one(client, css).await })
+            .await;
+    let done = if css.contains("svg") {
+        let script = "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))";
+        let arg = serde_json::to_value(&el).map_err(|e| e.to_string());
+        match arg {
+            Ok(arg) => {
+                client.execute(script, vec![arg]).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        el.click().await.map_err(|e| e.to_string())
+    };
+    if let Err(e) = done {
+        shot(client, "studio-failure.png").await;
+        panic!("{what}: cannot click {css}: {e}");
+    }
+}
+
+/// The timeline's checkpoints: (id, parent, lane, step text), newest first. Read in one script:
+/// the list is patched in place when the thread is read again, so element-by-element reads
+/// could mix two versions.
+async fn timeline(client: &Client) -> Step<Vec<(String, String, String, String)>> {
+    let script = "return Array.from(document.querySelectorAll('#timeline li.checkpoint')).map(li => \
+        [li.dataset.id || '', li.dataset.parent || '', li.dataset.lane || '', \
+         (li.querySelector('.cp-step') || {}).textContent || ''])";
+    let rows: Vec<(String, String, String, String)> =
+        serde_json::from_value(client.execute(script, vec![]).await?).unwrap_or_default();
+    Ok(rows)
+}
+
+#[tokio::test]
+async fn jarvis_runs_lights_its_nodes_resumes_forks_and_reruns_in_the_real_window() {
+    let window = Window::open().await;
+    let client = &window.client;
+
+    let steps = async {
+        eventually(client, "the local runtime to be up", Duration::from_secs(60), || async {
+            find_one(client, "li.connection[data-id='local'] .health.up").await
+        })
+        .await;
+        client.find(Locator::Css("li.connection[data-id='local']")).await?.click().await?;
+        // The bundled Jarvis assistant (not its Spanish sibling, which runs the same graph).
+        let jarvis =
+            eventually(client, "the Jarvis assistant", Duration::from_secs(30), || async {
+                // textContent: WebKit's rendered text leaves out ellipsised names.
+                let names = texts(client, "li.assistant .assistant-name").await?;
+                let Some(at) = names.iter().position(|n| n == "jarvis") else { return Ok(None) };
+                Ok(client.find_all(Locator::Css("li.assistant")).await?.into_iter().nth(at))
+            })
+            .await;
+        jarvis.click().await?;
+        click(client, "#tab-threads", "the Threads tab").await;
+        click(client, "#thread-new:not([disabled])", "the New thread button").await;
+        eventually(client, "the new thread's view", Duration::from_secs(20), || async {
+            find_one(client, "#thread-view #chat-input").await
+        })
+        .await;
+        // The graph beside the thread, to watch the run.
+        click(client, "#thread-graph", "the Show graph button").await;
+        eventually(client, "Jarvis's graph beside the thread", Duration::from_secs(20), || async {
+            find_one(client, "#thread-view svg#graph g.node[data-id='approve']").await
+        })
+        .await;
+
+        // A message, sent with Ctrl+Enter: the run stops at the approval interrupt.
+        let input = client.find(Locator::Id("chat-input")).await?;
+        input.send_keys("My printer is broken").await?;
+        input.send_keys(&format!("{}{}", char::from(Key::Control), char::from(Key::Enter))).await?;
+        let lit = run_ended(client, "interrupted").await;
+        assert_eq!(lit, "agent,tools,agent,approve", "nodes lit in order by the first run");
+        let graph_lit = attrs(client, "svg#graph", "data-lit").await?.join("");
+        assert_eq!(graph_lit, lit, "the graph view recorded the same sequence");
+        // The thread is read again: the interrupt's payload and the resume form.
+        let form = eventually(client, "the resume form", Duration::from_secs(20), || async {
+            find_one(client, "#pending #resume-form").await
+        })
+        .await;
+        let payload = texts(client, "#pending .interrupt-payload").await?.join(" ");
+        assert!(payload.contains("create_ticket"), "the interrupt's payload: {payload}");
+        let cards = attrs(client, "#chat .tool-call", "data-tool").await?;
+        assert_eq!(cards, ["lookup_user", "create_ticket"], "tool calls as cards");
+        let result =
+            texts(client, "#chat .tool-call[data-tool='lookup_user'] .tool-result").await?;
+        assert!(result.join("").contains("Result"), "the lookup's result in its card: {result:?}");
+        // The node panel shows the last update of a node that ran.
+        click(client, "svg#graph g.node[data-id='tools']", "the tools node").await;
+        let update =
+            eventually(client, "the node's last update", Duration::from_secs(10), || async {
+                let t = texts(client, "#graph-node-update pre").await?.join("");
+                Ok(Some(t).filter(|t| !t.is_empty()))
+            })
+            .await;
+        assert!(update.contains("messages"), "the tools node's last update: {update}");
+        click(client, "#graph-node-panel button[aria-label='Close the node panel']", "close").await;
+        shot(client, "studio-interrupt.png").await;
+
+        // Resume with a JSON value: approve, tools, agent; the answer names the ticket.
+        let value = form.find(Locator::Id("resume-value")).await?;
+        value.send_keys("{\"approved\": true}").await?;
+        click(client, "#resume-submit", "the Resume button").await;
+        let lit = run_ended(client, "done").await;
+        assert_eq!(lit, "approve,tools,agent", "the resumed run continues at the interrupt");
+        let answer = eventually(client, "Jarvis's answer", Duration::from_secs(20), || async {
+            let chat = texts(client, "#chat .msg.ai .msg-text").await?;
+            Ok(chat.into_iter().find(|t| t.starts_with("Done: ticket")))
+        })
+        .await;
+        assert!(answer.contains("My printer is broken"), "the final answer: {answer}");
+        shot(client, "studio-answer.png").await;
+
+        // Fork: edit the state at the checkpoint after the first agent step (#1).
+        let before = timeline(client).await?;
+        assert!(before.iter().all(|c| c.2 == "0"), "one line before any fork: {before:?}");
+        let first_agent = before.iter().find(|c| c.3 == "#1").cloned().expect("checkpoint #1");
+        let css = format!("#timeline li.checkpoint[data-id='{}']", first_agent.0);
+        click(client, &css, "checkpoint #1").await;
+        click(client, "#edit-state", "the Edit state button").await;
+        let editor = eventually(client, "the state editor", Duration::from_secs(10), || async {
+            find_one(client, "#state-editor").await
+        })
+        .await;
+        let as_node = client.find(Locator::Id("edit-as-node")).await?.prop("value").await?;
+        assert_eq!(as_node.as_deref(), Some("agent"), "the checkpoint's writer is proposed");
+        editor.clear().await?;
+        let edit = "{\"approval\": {\"comment\": \"edited in the e2e test\"}}";
+        editor.send_keys(edit).await?;
+        let typed = client.find(Locator::Id("state-editor")).await?.prop("value").await?;
+        assert_eq!(typed.as_deref(), Some(edit), "the editor holds what was typed");
+        click(client, "#fork-submit", "the Fork button").await;
+        let after = eventually(client, "a second branch", Duration::from_secs(20), || async {
+            let t = timeline(client).await?;
+            let forked = t.iter().any(|c| !before.iter().any(|b| b.0 == c.0));
+            Ok(Some(t).filter(|t| forked && t.iter().any(|c| c.2 != "0")))
+        })
+        .await;
+        let fork =
+            after.iter().find(|c| !before.iter().any(|b| b.0 == c.0)).cloned().unwrap_or_else(
+                || panic!("the fork's checkpoint: before {before:?}\nafter {after:?}"),
+            );
+        assert_eq!(fork.1, first_agent.0, "the fork's parent is the edited checkpoint: {after:?}");
+        assert_eq!(fork.3, "#2", "the fork is the step after #1");
+        assert_eq!(after.len(), before.len() + 1, "one new checkpoint: {after:?}");
+        let marks = texts(client, "#timeline .cp-fork").await?;
+        assert_eq!(marks.len(), 1, "one branch point marked: {marks:?}");
+        let state = texts(client, "#state-json").await?.join("");
+        assert!(state.contains("edited in the e2e test"), "the fork's state: {state}");
+        shot(client, "studio-fork.png").await;
+
+        // Re-run from a past checkpoint of the first line: #2, after the lookup (next: agent).
+        let lookup = after
+            .iter()
+            .find(|c| c.3 == "#2" && c.0 != fork.0)
+            .cloned()
+            .expect("checkpoint #2 on the first line");
+        let css = format!("#timeline li.checkpoint[data-id='{}']", lookup.0);
+        click(client, &css, "checkpoint #2 of the first line").await;
+        let next = eventually(client, "#2 selected", Duration::from_secs(10), || async {
+            let t = texts(client, "#thread-view .checkpoint-head .cp-step").await?.join("");
+            if t != "#2" {
+                return Ok(None);
+            }
+            texts(client, "#thread-view .next .node-pill").await.map(Some)
+        })
+        .await;
+        assert_eq!(next, ["agent"], "#2 runs agent next");
+        click(client, "#rerun", "the Re-run button").await;
+        let lit = run_ended(client, "interrupted").await;
+        assert_eq!(lit, "agent,approve", "the re-run starts at #2's next node, not at the start");
+        let rerun =
+            eventually(client, "the re-run's checkpoint", Duration::from_secs(20), || async {
+                let t = timeline(client).await?;
+                Ok(Some(t).filter(|t| t.iter().any(|c| !after.iter().any(|a| a.0 == c.0))))
+            })
+            .await;
+        // The oldest of the re-run's checkpoints (the list is newest first).
+        let new = rerun
+            .iter()
+            .rfind(|c| !after.iter().any(|a| a.0 == c.0))
+            .cloned()
+            .expect("the re-run's checkpoint");
+        assert_eq!(new.1, lookup.0, "the re-run's first checkpoint follows #2: {rerun:?}");
+        assert_eq!(new.3, "#3", "and is its next step");
+        eventually(client, "the resume form again", Duration::from_secs(20), || async {
+            find_one(client, "#pending #resume-form").await
+        })
+        .await;
+        shot(client, "studio-rerun.png").await;
+
+        // The same screen in the other theme.
+        click(client, "#theme-toggle", "the theme toggle").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        shot(client, "studio-rerun-other-theme.png").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = &steps {
+        shot(client, "studio-failure.png").await;
+        let text = texts(client, "body").await.unwrap_or_default().join("");
+        eprintln!("studio step failed ({e}); the window said:\n{text}");
+    }
+    client.clone().close().await.ok();
+    steps.expect("studio steps");
+}
