@@ -40,11 +40,21 @@ pub enum DbError {
 /// Result of store calls.
 pub type DbResult<T> = Result<T, DbError>;
 
-const MIGRATIONS: [(i64, &str); 4] = [
-    (1, include_str!("../migrations/0001_init.sql")),
-    (2, include_str!("../migrations/0002_store.sql")),
-    (3, include_str!("../migrations/0003_crons.sql")),
-    (4, include_str!("../migrations/0004_run_events.sql")),
+/// Schema migrations: (version, SQLite script, PostgreSQL script); most are portable.
+const MIGRATIONS: [(i64, &str, &str); 5] = [
+    (1, include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_store.sql"), include_str!("../migrations/0002_store.sql")),
+    (3, include_str!("../migrations/0003_crons.sql"), include_str!("../migrations/0003_crons.sql")),
+    (
+        4,
+        include_str!("../migrations/0004_run_events.sql"),
+        include_str!("../migrations/0004_run_events.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/0005_runs_mark_thread_busy.sqlite.sql"),
+        include_str!("../migrations/0005_runs_mark_thread_busy.postgres.sql"),
+    ),
 ];
 
 /// Which database serves.
@@ -212,7 +222,8 @@ impl Db {
         sqlx::query("CREATE TABLE IF NOT EXISTS orrery_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
             .execute(&mut *tx)
             .await?;
-        for (version, sql) in MIGRATIONS {
+        for (version, sqlite, postgres) in MIGRATIONS {
+            let sql = if self.backend == Backend::Sqlite { sqlite } else { postgres };
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM orrery_migrations WHERE version = $1")
                     .bind(version)
@@ -582,13 +593,12 @@ impl Db {
 
     /// Inserts a pending run and marks its thread busy, in one transaction.
     pub async fn insert_run(&self, r: &Run) -> DbResult<()> {
-        let mut tx = self.writer.begin().await?;
-        Self::insert_run_tx(&mut tx, r).await?;
-        tx.commit().await?;
+        // One statement (its trigger marks the thread busy): atomic without a transaction.
+        Self::insert_run_query(r).execute(&self.writer).await?;
         Ok(())
     }
 
-    async fn insert_run_tx(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Run) -> DbResult<()> {
+    fn insert_run_query(r: &Run) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
         sqlx::query(
             "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -601,13 +611,11 @@ impl Db {
         .bind(&r.multitask_strategy)
         .bind(&r.created_at)
         .bind(&r.updated_at)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query("UPDATE threads SET status = 'busy', updated_at = $1 WHERE thread_id = $2")
-            .bind(&r.created_at)
-            .bind(&r.thread_id)
-            .execute(&mut **tx)
-            .await?;
+    }
+
+    /// Inserts a run in a transaction (its trigger marks the thread busy).
+    async fn insert_run_tx(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Run) -> DbResult<()> {
+        Self::insert_run_query(r).execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -1711,28 +1719,52 @@ impl Checkpointer for SqlSaver {
                 .map(Some);
             }
         }
-        let row = match checkpoint_id {
-            Some(id) => sqlx::query(
-                "SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3",
-            )
-            .bind(thread_id)
-            .bind(checkpoint_ns)
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await,
-            None => sqlx::query(
-                "SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 ORDER BY checkpoint_id DESC LIMIT 1",
-            )
-            .bind(thread_id)
-            .bind(checkpoint_ns)
-            .fetch_optional(&self.db.pool)
-            .await,
+        // The checkpoint and its writes in one query: one row per write, or one row with no
+        // write.
+        let by_id = if checkpoint_id.is_some() { "AND checkpoint_id = $3" } else { "" };
+        let sql = format!(
+            "SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, c.metadata,
+                    w.task_path, w.task_id, w.idx, w.channel, w.value
+             FROM (SELECT * FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 {by_id}
+                   ORDER BY checkpoint_id DESC LIMIT 1) c
+             LEFT JOIN checkpoint_writes w
+               ON w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+             ORDER BY w.task_path, w.task_id, w.idx"
+        );
+        let mut q = sqlx::query(&sql).bind(thread_id).bind(checkpoint_ns);
+        if let Some(id) = checkpoint_id {
+            q = q.bind(id);
         }
-        .map_err(engine_err)?;
-        match row {
-            Some(r) => Ok(Some(self.tuple(&r, buffered.as_deref()).await?)),
-            None => Ok(None),
+        let rows = q.fetch_all(&self.db.pool).await.map_err(engine_err)?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let get = |c: &str| first.try_get::<String, _>(c).map_err(engine_err);
+        let (ns, id) = (get("checkpoint_ns")?, get("checkpoint_id")?);
+        let parent: Option<String> = first.try_get("parent_checkpoint_id").map_err(engine_err)?;
+        let mut writes = Vec::new();
+        for r in &rows {
+            let task_id: Option<String> = r.try_get("task_id").map_err(engine_err)?;
+            let Some(task_id) = task_id else { continue };
+            writes.push((
+                r.try_get::<String, _>("task_path").map_err(engine_err)?,
+                task_id,
+                r.try_get::<i64, _>("idx").map_err(engine_err)?,
+                r.try_get::<String, _>("channel").map_err(engine_err)?,
+                r.try_get::<String, _>("value").map_err(engine_err)?,
+            ));
         }
+        if let Some(ops) = &buffered {
+            writes = buffer::merge_writes(writes, ops, &ns, &id);
+        }
+        Self::build_tuple(
+            thread_id,
+            &ns,
+            &id,
+            parent.as_deref(),
+            &get("checkpoint")?,
+            &get("metadata")?,
+            writes,
+        )
+        .map(Some)
     }
 
     async fn list(

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream, StreamExt};
-use orrery_api::{Run, RunStatus, STREAM_MODES};
+use orrery_api::{Run, RunStatus, STREAM_MODES, ThreadStatus};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
@@ -324,7 +324,9 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
     };
     if created_thread {
         st.db.insert_thread(&thread).await?;
-    } else {
+    } else if thread.status == ThreadStatus::Busy {
+        // A thread is busy exactly while it has runs in flight (their insert marks it, the
+        // last one's end clears it), so an idle thread needs no look at its runs.
         let in_flight = st.db.in_flight_runs(&thread.thread_id).await?;
         if !in_flight.is_empty() {
             match strategy {
