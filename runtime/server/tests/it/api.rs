@@ -540,6 +540,11 @@ impl Drop for Process {
     }
 }
 
+/// GET `url` and its JSON body.
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 both!(a_run_survives_kill_9_and_finishes_after_restart);
 async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
     let dir = crate::tempdir::TempDir::create();
@@ -570,14 +575,7 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
             .unwrap();
         let rid = run["run_id"].as_str().unwrap().to_string();
         for _ in 0..200 {
-            let r: Value = http
-                .get(format!("{}/threads/{id}/runs/{rid}", p.url))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let r: Value = get_json(&http, format!("{}/threads/{id}/runs/{rid}", p.url)).await;
             if r["status"] == "running" {
                 break;
             }
@@ -586,14 +584,7 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
         // The run's checkpoints reach the database in the background (`async` durability)
         // within milliseconds; the state read here comes from the process's buffer.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let state: Value = http
-            .get(format!("{}/threads/{id}/state", p.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state: Value = get_json(&http, format!("{}/threads/{id}/state", p.url)).await;
         assert_eq!(state["next"], json!(["echo"]), "{state}");
         let cp = state["checkpoint"]["checkpoint_id"].as_str().unwrap().to_string();
         (id, rid, cp)
@@ -622,14 +613,7 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
         vec!["durable", "durable"],
         "the input is not applied twice; the run finishes"
     );
-    let run: Value = http
-        .get(format!("{}/threads/{thread_id}/runs/{run_id}", p.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run: Value = get_json(&http, format!("{}/threads/{thread_id}/runs/{run_id}", p.url)).await;
     assert_eq!(run["status"], "success");
     let history: Value = http
         .post(format!("{}/threads/{thread_id}/history", p.url))
