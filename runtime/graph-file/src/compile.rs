@@ -1137,6 +1137,41 @@ impl Compiler<'_> {
         }
     }
 
+    /// A real provider's node (OpenAI or Anthropic): its key, headers, base URL and timeout
+    /// checked, the parameters that are set and `extra_body` in its request body.
+    fn provider(
+        &self,
+        p: ProviderParts<'_>,
+        mat: &FieldPath,
+        s: &ModelSetup<'_>,
+        optional: bool,
+    ) -> Res<ProviderNode> {
+        let mut params: Map<String, Value> =
+            p.params.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect();
+        params.extend(p.extra_body.clone());
+        let api_key = match p.api_key {
+            Some(k) => self.secret(k, &mat.key("api_key"), optional)?,
+            None => None,
+        };
+        let (headers, secrets) = self.headers(p.headers, &mat.key("headers"), optional, true)?;
+        Ok(ProviderNode {
+            wire: p.wire,
+            model: p.model.to_string(),
+            base_url: self.base_url(p.base_url, p.default_base_url, &mat.key("base_url"))?,
+            api_key,
+            api_key_env: p.api_key.map(|k| k.env.clone()),
+            headers,
+            secrets,
+            params,
+            timeout: self.timeout(p.timeout, &mat.key("timeout"))?,
+            anthropic_version: p.anthropic_version,
+            tools: s.tool_schemas(),
+            system_prompt: s.system_prompt.clone(),
+            messages_key: s.messages_key.clone(),
+            defaults: Arc::clone(s.defaults),
+        })
+    }
+
     /// One model: checked and built. `optional`: a missing key makes it unavailable instead
     /// of an error (a `first_available` candidate).
     fn model(
@@ -1156,90 +1191,58 @@ impl Compiler<'_> {
                 Ok((BuiltModel::Scripted(Arc::new(node)), "scripted", Some(name)))
             }
             ModelSpec::OpenAi(m) => {
-                let mut params = Map::new();
-                for (k, v) in [
-                    ("temperature", m.temperature.map(|x| json!(x))),
-                    ("max_tokens", m.max_tokens.map(|x| json!(x))),
-                    ("top_p", m.top_p.map(|x| json!(x))),
-                    ("stop", m.stop.as_ref().map(|x| json!(x))),
-                    ("seed", m.seed.map(|x| json!(x))),
-                ] {
-                    if let Some(v) = v {
-                        params.insert(k.into(), v);
-                    }
-                }
-                params.extend(m.extra_body.clone());
-                let api_key = match &m.api_key {
-                    Some(k) => self.secret(k, &mat.key("api_key"), optional)?,
-                    None => None,
-                };
-                let (headers, secrets) =
-                    self.headers(&m.headers, &mat.key("headers"), optional, true)?;
-                let node = ProviderNode {
-                    wire: Wire::OpenAi,
-                    model: m.model.clone(),
-                    base_url: self.base_url(
-                        m.base_url.as_ref(),
-                        "https://api.openai.com/v1",
-                        &mat.key("base_url"),
-                    )?,
-                    api_key,
-                    api_key_env: m.api_key.as_ref().map(|k| k.env.clone()),
-                    headers,
-                    secrets,
-                    params,
-                    timeout: self.timeout(m.timeout, &mat.key("timeout"))?,
-                    anthropic_version: String::new(),
-                    tools: s.tool_schemas(),
-                    system_prompt: s.system_prompt.clone(),
-                    messages_key: s.messages_key.clone(),
-                    defaults: Arc::clone(s.defaults),
-                };
+                let node = self.provider(
+                    ProviderParts {
+                        wire: Wire::OpenAi,
+                        default_base_url: "https://api.openai.com/v1",
+                        model: &m.model,
+                        base_url: m.base_url.as_ref(),
+                        api_key: m.api_key.as_ref(),
+                        headers: &m.headers,
+                        timeout: m.timeout,
+                        params: vec![
+                            ("temperature", m.temperature.map(|x| json!(x))),
+                            ("max_tokens", m.max_tokens.map(|x| json!(x))),
+                            ("top_p", m.top_p.map(|x| json!(x))),
+                            ("stop", m.stop.as_ref().map(|x| json!(x))),
+                            ("seed", m.seed.map(|x| json!(x))),
+                        ],
+                        extra_body: &m.extra_body,
+                        anthropic_version: String::new(),
+                    },
+                    mat,
+                    s,
+                    optional,
+                )?;
                 Ok((BuiltModel::Provider(Arc::new(node)), "openai", Some(m.model.clone())))
             }
             ModelSpec::Anthropic(m) => {
-                let mut params = Map::new();
-                params.insert("max_tokens".into(), json!(m.max_tokens.unwrap_or(1024)));
-                for (k, v) in [
-                    ("temperature", m.temperature.map(|x| json!(x))),
-                    ("top_p", m.top_p.map(|x| json!(x))),
-                    ("top_k", m.top_k.map(|x| json!(x))),
-                    ("stop_sequences", m.stop_sequences.as_ref().map(|x| json!(x))),
-                ] {
-                    if let Some(v) = v {
-                        params.insert(k.into(), v);
-                    }
-                }
-                params.extend(m.extra_body.clone());
-                let api_key = match &m.api_key {
-                    Some(k) => self.secret(k, &mat.key("api_key"), optional)?,
-                    None => None,
-                };
-                let (headers, secrets) =
-                    self.headers(&m.headers, &mat.key("headers"), optional, true)?;
-                let node = ProviderNode {
-                    wire: Wire::Anthropic,
-                    model: m.model.clone(),
-                    base_url: self.base_url(
-                        m.base_url.as_ref(),
-                        "https://api.anthropic.com",
-                        &mat.key("base_url"),
-                    )?,
-                    api_key,
-                    api_key_env: m.api_key.as_ref().map(|k| k.env.clone()),
-                    headers,
-                    secrets,
-                    params,
-                    timeout: self.timeout(m.timeout, &mat.key("timeout"))?,
-                    anthropic_version: m
-                        .anthropic_version
-                        .clone()
-                        .unwrap_or_else(|| "2023-06-01".into()),
-                    tools: s.tool_schemas(),
-                    system_prompt: s.system_prompt.clone(),
-                    messages_key: s.messages_key.clone(),
-                    defaults: Arc::clone(s.defaults),
-                };
+                let node = self.provider(
+                    ProviderParts {
+                        wire: Wire::Anthropic,
+                        default_base_url: "https://api.anthropic.com",
+                        model: &m.model,
+                        base_url: m.base_url.as_ref(),
+                        api_key: m.api_key.as_ref(),
+                        headers: &m.headers,
+                        timeout: m.timeout,
+                        params: vec![
+                            ("max_tokens", Some(json!(m.max_tokens.unwrap_or(1024)))),
+                            ("temperature", m.temperature.map(|x| json!(x))),
+                            ("top_p", m.top_p.map(|x| json!(x))),
+                            ("top_k", m.top_k.map(|x| json!(x))),
+                            ("stop_sequences", m.stop_sequences.as_ref().map(|x| json!(x))),
+                        ],
+                        extra_body: &m.extra_body,
+                        anthropic_version: m
+                            .anthropic_version
+                            .clone()
+                            .unwrap_or_else(|| "2023-06-01".into()),
+                    },
+                    mat,
+                    s,
+                    optional,
+                )?;
                 Ok((BuiltModel::Provider(Arc::new(node)), "anthropic", Some(m.model.clone())))
             }
             ModelSpec::FirstAvailable(_) => Err(self.err(
@@ -1439,6 +1442,21 @@ fn shown_path(parent: &str, rel: &str) -> String {
 
 /// Header (or env) values, and the bare secrets among them (for redaction).
 type Headers = (Vec<(String, Secret)>, Vec<Secret>);
+
+/// What the OpenAI and Anthropic model specs share, for [`Compiler::provider`].
+struct ProviderParts<'a> {
+    wire: Wire,
+    default_base_url: &'static str,
+    model: &'a str,
+    base_url: Option<&'a String>,
+    api_key: Option<&'a SecretRef>,
+    headers: &'a indexmap::IndexMap<String, TextOrSecret>,
+    timeout: Option<f64>,
+    /// Request parameters, in order; those that are `None` are left out.
+    params: Vec<(&'static str, Option<Value>)>,
+    extra_body: &'a Map<String, Value>,
+    anthropic_version: String,
+}
 
 /// What a chat model node needs to build its model.
 struct ModelSetup<'a> {

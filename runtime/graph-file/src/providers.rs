@@ -108,7 +108,8 @@ pub(crate) struct ProviderNode {
     pub(crate) defaults: Arc<Map<String, Value>>,
 }
 
-fn client() -> Result<reqwest::Client, NodeError> {
+/// The one HTTP client of providers and `http` tools (built on first use).
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -118,6 +119,10 @@ fn client() -> Result<reqwest::Client, NodeError> {
                 .map_err(|e| e.to_string())
         })
         .clone()
+}
+
+fn client() -> Result<reqwest::Client, NodeError> {
+    http_client()
         .map_err(|e| NodeError::failed("APIConnectionError", format!("no HTTP client: {e}")))
 }
 
@@ -521,6 +526,11 @@ impl ProviderNode {
         )
     }
 
+    /// An event's data, which must be JSON.
+    fn event_json(&self, data: &str) -> Result<Value, NodeError> {
+        serde_json::from_str(data).map_err(|_| self.malformed(data, "expected JSON after `data:`"))
+    }
+
     fn openai_event(
         &self,
         data: &str,
@@ -533,8 +543,7 @@ impl ProviderNode {
             a.done = true;
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data)
-            .map_err(|_| self.malformed(data, "expected JSON after `data:`"))?;
+        let v = self.event_json(data)?;
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
             let kind = err["type"].as_str().or_else(|| err["code"].as_str()).unwrap_or("");
             let msg = err["message"].as_str().unwrap_or("the provider reported an error");
@@ -614,8 +623,7 @@ impl ProviderNode {
         meta: &Map<String, Value>,
         ctx: &NodeContext,
     ) -> Result<(), NodeError> {
-        let v: Value = serde_json::from_str(data)
-            .map_err(|_| self.malformed(data, "expected JSON after `data:`"))?;
+        let v = self.event_json(data)?;
         let kind = v["type"].as_str().or(event).unwrap_or_default().to_string();
         // Without tools, LangChain streams text as plain strings; with tools, as blocks.
         let blocks_mode = !self.tools.is_empty();
@@ -803,7 +811,7 @@ impl ProviderNode {
 }
 
 /// Every cause of an error, joined (reqwest's top-level message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

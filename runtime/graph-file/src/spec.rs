@@ -267,85 +267,89 @@ pub struct SecretValue {
     pub prefix: Option<String>,
 }
 
-/// An OpenAI-compatible chat-completions API.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OpenAiModel {
-    /// The model (`gpt-4o-mini`, `llama3.1`...).
-    pub model: String,
-    /// The API's base URL (default `https://api.openai.com/v1`); requests go to
-    /// `{base_url}/chat/completions`.
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// The key, sent as `Authorization: Bearer` (none for local servers that need none).
-    #[serde(default)]
-    pub api_key: Option<SecretRef>,
-    /// Sampling temperature.
-    #[serde(default)]
-    pub temperature: Option<f64>,
-    /// The longest answer, in tokens.
-    #[serde(default)]
-    pub max_tokens: Option<u64>,
-    /// Nucleus sampling.
-    #[serde(default)]
-    pub top_p: Option<f64>,
-    /// Stop sequences.
-    #[serde(default)]
-    pub stop: Option<Vec<String>>,
-    /// Seed for reproducible sampling.
-    #[serde(default)]
-    pub seed: Option<i64>,
-    /// Extra request headers (values may be `{env: NAME}`).
-    #[serde(default)]
-    pub headers: IndexMap<String, TextOrSecret>,
-    /// Extra fields merged into the request body (`null` takes a field out).
-    #[serde(default)]
-    pub extra_body: Map<String, Value>,
-    /// Seconds to wait for the answer to start and between streamed chunks (default 60).
-    #[serde(default)]
-    pub timeout: Option<f64>,
+/// A real provider's model spec: its own fields, then the request options every provider
+/// has (`headers`, `extra_body`, `timeout`), in that order.
+macro_rules! provider_model {
+    ($(#[$attr:meta])* pub struct $name:ident { $($(#[$fattr:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fattr])* pub $field: $ty,)*
+            /// Extra request headers (values may be `{env: NAME}`).
+            #[serde(default)]
+            pub headers: IndexMap<String, TextOrSecret>,
+            /// Extra fields merged into the request body (`null` takes a field out).
+            #[serde(default)]
+            pub extra_body: Map<String, Value>,
+            /// Seconds to wait for the answer to start and between streamed chunks (default 60).
+            #[serde(default)]
+            pub timeout: Option<f64>,
+        }
+    };
 }
 
-/// Anthropic's Messages API.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AnthropicModel {
-    /// The model (`claude-sonnet-4-5`, `claude-haiku-4-5`...).
-    pub model: String,
-    /// The API's base URL (default `https://api.anthropic.com`); requests go to
-    /// `{base_url}/v1/messages`.
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// The key, sent as `x-api-key`.
-    #[serde(default)]
-    pub api_key: Option<SecretRef>,
-    /// The `anthropic-version` header (default `2023-06-01`).
-    #[serde(default)]
-    pub anthropic_version: Option<String>,
-    /// The longest answer, in tokens (default 1024).
-    #[serde(default)]
-    pub max_tokens: Option<u64>,
-    /// Sampling temperature.
-    #[serde(default)]
-    pub temperature: Option<f64>,
-    /// Nucleus sampling.
-    #[serde(default)]
-    pub top_p: Option<f64>,
-    /// Top-k sampling.
-    #[serde(default)]
-    pub top_k: Option<u64>,
-    /// Stop sequences.
-    #[serde(default)]
-    pub stop_sequences: Option<Vec<String>>,
-    /// Extra request headers (values may be `{env: NAME}`).
-    #[serde(default)]
-    pub headers: IndexMap<String, TextOrSecret>,
-    /// Extra fields merged into the request body (`null` takes a field out).
-    #[serde(default)]
-    pub extra_body: Map<String, Value>,
-    /// Seconds to wait for the answer to start and between streamed chunks (default 60).
-    #[serde(default)]
-    pub timeout: Option<f64>,
+provider_model! {
+    /// An OpenAI-compatible chat-completions API.
+    pub struct OpenAiModel {
+        /// The model (`gpt-4o-mini`, `llama3.1`...).
+        pub model: String,
+        /// The API's base URL (default `https://api.openai.com/v1`); requests go to
+        /// `{base_url}/chat/completions`.
+        #[serde(default)]
+        pub base_url: Option<String>,
+        /// The key, sent as `Authorization: Bearer` (none for local servers that need none).
+        #[serde(default)]
+        pub api_key: Option<SecretRef>,
+        /// Sampling temperature.
+        #[serde(default)]
+        pub temperature: Option<f64>,
+        /// The longest answer, in tokens.
+        #[serde(default)]
+        pub max_tokens: Option<u64>,
+        /// Nucleus sampling.
+        #[serde(default)]
+        pub top_p: Option<f64>,
+        /// Stop sequences.
+        #[serde(default)]
+        pub stop: Option<Vec<String>>,
+        /// Seed for reproducible sampling.
+        #[serde(default)]
+        pub seed: Option<i64>,
+    }
+}
+
+provider_model! {
+    /// Anthropic's Messages API.
+    pub struct AnthropicModel {
+        /// The model (`claude-sonnet-4-5`, `claude-haiku-4-5`...).
+        pub model: String,
+        /// The API's base URL (default `https://api.anthropic.com`); requests go to
+        /// `{base_url}/v1/messages`.
+        #[serde(default)]
+        pub base_url: Option<String>,
+        /// The key, sent as `x-api-key`.
+        #[serde(default)]
+        pub api_key: Option<SecretRef>,
+        /// The `anthropic-version` header (default `2023-06-01`).
+        #[serde(default)]
+        pub anthropic_version: Option<String>,
+        /// The longest answer, in tokens (default 1024).
+        #[serde(default)]
+        pub max_tokens: Option<u64>,
+        /// Sampling temperature.
+        #[serde(default)]
+        pub temperature: Option<f64>,
+        /// Nucleus sampling.
+        #[serde(default)]
+        pub top_p: Option<f64>,
+        /// Top-k sampling.
+        #[serde(default)]
+        pub top_k: Option<u64>,
+        /// Stop sequences.
+        #[serde(default)]
+        pub stop_sequences: Option<Vec<String>>,
+    }
 }
 
 /// The scripted model: the first rule whose `when` matches the conversation answers.

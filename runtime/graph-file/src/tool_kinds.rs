@@ -9,14 +9,14 @@
 //! tool returns, success or error.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::env::Secret;
-use crate::providers::ToolSchema;
+use crate::providers::{ToolSchema, error_chain, http_client};
 use crate::template::{Template, ValueTemplate};
 use crate::tools::BuiltinTool;
 
@@ -149,18 +149,6 @@ fn encoded(v: &Value) -> Value {
     }
 }
 
-fn http_client() -> Result<reqwest::Client, String> {
-    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-}
-
 impl HttpTool {
     async fn run(&self, cx: &Value) -> Result<Value, String> {
         let r = self.request(cx).await;
@@ -226,20 +214,6 @@ impl HttpTool {
         }
         Ok(result_of(&text))
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }
 
 /// A `command` tool.

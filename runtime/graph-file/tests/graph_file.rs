@@ -14,7 +14,7 @@ mod tools;
 
 use std::sync::Arc;
 
-use orrery_engine::{Command, CompileOptions, InMemorySaver, RunConfig, StreamMode};
+use orrery_engine::{Command, CompileOptions, InMemorySaver, RunConfig, StateGraph, StreamMode};
 use orrery_graph_file::{Env, FileError, Syntax, compile_text};
 use serde_json::{Value, json};
 
@@ -145,7 +145,12 @@ fn jarvis() -> orrery_engine::CompiledGraph {
         &Env::default(),
     )
     .unwrap();
-    g.graph
+    in_memory(g.graph)
+}
+
+/// A graph compiled with an in-memory checkpointer.
+fn in_memory(graph: StateGraph) -> orrery_engine::CompiledGraph {
+    graph
         .compile(CompileOptions {
             checkpointer: Some(Arc::new(InMemorySaver::new())),
             ..Default::default()

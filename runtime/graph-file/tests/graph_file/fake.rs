@@ -265,25 +265,42 @@ fn anthropic_end(stop: &str, output: u64) -> Vec<String> {
     ]
 }
 
-/// An Anthropic Messages stream answering `pieces` as text.
-pub fn anthropic_text(pieces: &[&str]) -> Reply {
-    let mut chunks = anthropic_start();
-    chunks.push(anthropic_event(
+/// One content block: its start, its deltas, its stop.
+fn anthropic_block(
+    index: u64,
+    block: Value,
+    deltas: impl IntoIterator<Item = Value>,
+) -> Vec<String> {
+    let mut chunks = vec![anthropic_event(
         "content_block_start",
-        json!({"type": "content_block_start",
-        "index": 0, "content_block": {"type": "text", "text": ""}}),
-    ));
-    for p in pieces {
+        json!({"type": "content_block_start", "index": index, "content_block": block}),
+    )];
+    for delta in deltas {
         chunks.push(anthropic_event(
             "content_block_delta",
-            json!({"type": "content_block_delta",
-            "index": 0, "delta": {"type": "text_delta", "text": p}}),
+            json!({"type": "content_block_delta", "index": index, "delta": delta}),
         ));
     }
     chunks.push(anthropic_event(
         "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "content_block_stop", "index": index}),
     ));
+    chunks
+}
+
+/// A text block at `index` streaming `pieces`.
+fn anthropic_text_block(index: u64, pieces: &[&str]) -> Vec<String> {
+    anthropic_block(
+        index,
+        json!({"type": "text", "text": ""}),
+        pieces.iter().map(|p| json!({"type": "text_delta", "text": p})),
+    )
+}
+
+/// An Anthropic Messages stream answering `pieces` as text.
+pub fn anthropic_text(pieces: &[&str]) -> Reply {
+    let mut chunks = anthropic_start();
+    chunks.extend(anthropic_text_block(0, pieces));
     chunks.extend(anthropic_end("end_turn", 15));
     Reply::new(200, SSE, chunks)
 }
@@ -291,35 +308,11 @@ pub fn anthropic_text(pieces: &[&str]) -> Reply {
 /// An Anthropic stream with some text, then a `tool_use` block whose input comes in fragments.
 pub fn anthropic_tool_use(text: &str, id: &str, name: &str, fragments: &[&str]) -> Reply {
     let mut chunks = anthropic_start();
-    chunks.push(anthropic_event(
-        "content_block_start",
-        json!({"type": "content_block_start",
-        "index": 0, "content_block": {"type": "text", "text": ""}}),
-    ));
-    chunks.push(anthropic_event(
-        "content_block_delta",
-        json!({"type": "content_block_delta",
-        "index": 0, "delta": {"type": "text_delta", "text": text}}),
-    ));
-    chunks.push(anthropic_event(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
-    ));
-    chunks.push(anthropic_event(
-        "content_block_start",
-        json!({"type": "content_block_start",
-        "index": 1, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
-    ));
-    for f in fragments {
-        chunks.push(anthropic_event(
-            "content_block_delta",
-            json!({"type": "content_block_delta",
-            "index": 1, "delta": {"type": "input_json_delta", "partial_json": f}}),
-        ));
-    }
-    chunks.push(anthropic_event(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 1}),
+    chunks.extend(anthropic_text_block(0, &[text]));
+    chunks.extend(anthropic_block(
+        1,
+        json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+        fragments.iter().map(|f| json!({"type": "input_json_delta", "partial_json": f})),
     ));
     chunks.extend(anthropic_end("tool_use", 89));
     Reply::new(200, SSE, chunks)

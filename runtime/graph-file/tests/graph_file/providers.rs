@@ -1,10 +1,9 @@
 //! Real chat model providers against fake OpenAI and Anthropic servers on 127.0.0.1: token
 //! streaming, tool call round trips, error answers, retries, timeouts, key redaction.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use orrery_engine::{CompileOptions, CompiledGraph, InMemorySaver, RunConfig, StreamMode};
+use orrery_engine::{CompileOptions, CompiledGraph, RunConfig, StreamMode};
 use orrery_graph_file::{Env, Syntax, compile_text};
 use serde_json::{Value, json};
 
@@ -46,12 +45,7 @@ fn env() -> Env {
 
 fn graph(yaml: &str) -> CompiledGraph {
     let g = compile_text("agent.yaml", yaml, Syntax::Yaml, &env()).unwrap();
-    g.graph
-        .compile(CompileOptions {
-            checkpointer: Some(Arc::new(InMemorySaver::new())),
-            ..Default::default()
-        })
-        .unwrap()
+    crate::in_memory(g.graph)
 }
 
 fn openai_model(url: &str, extra: &str) -> String {

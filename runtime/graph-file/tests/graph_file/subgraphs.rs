@@ -1,9 +1,7 @@
 //! `subgraph` nodes: another graph file run as a subgraph (namespaced checkpoints and stream
 //! events), paths relative to the parent file, cycles refused.
 
-use std::sync::Arc;
-
-use orrery_engine::{CompileOptions, InMemorySaver, RunConfig, StreamMode};
+use orrery_engine::{RunConfig, StreamMode};
 use orrery_graph_file::{Env, load_graph_file};
 use serde_json::json;
 
@@ -49,13 +47,7 @@ async fn a_graph_file_runs_another_as_a_subgraph() {
         load_graph_file(&dir.0.join("parent.yaml"), "parent.yaml", &Env::default()).unwrap();
     assert_eq!(loaded.files.len(), 2, "{:?}", loaded.files);
     assert!(loaded.files[1].ends_with("research/child.yaml"));
-    let g = loaded
-        .graph
-        .compile(CompileOptions {
-            checkpointer: Some(Arc::new(InMemorySaver::new())),
-            ..Default::default()
-        })
-        .unwrap();
+    let g = crate::in_memory(loaded.graph);
     let mut cfg = RunConfig::thread("t").modes(&[StreamMode::Updates]);
     cfg.subgraphs = true;
     let (events, out) = g.stream(json!({"messages": "hi"}), cfg).await;

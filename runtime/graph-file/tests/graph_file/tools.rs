@@ -3,10 +3,9 @@
 //! as error tool messages the way LangGraph's ToolNode reports them.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orrery_engine::{CompileOptions, InMemorySaver, RunConfig};
+use orrery_engine::RunConfig;
 use orrery_graph_file::{Env, load_graph_file};
 use serde_json::{Value, json};
 
@@ -127,13 +126,7 @@ conditional_edges:
     std::fs::write(&path, yaml).unwrap();
     let env = Env::from_pairs([("WEATHER_KEY", WEATHER_KEY)]);
     let loaded = load_graph_file(&path, "graph.yaml", &env).unwrap();
-    let g = loaded
-        .graph
-        .compile(CompileOptions {
-            checkpointer: Some(Arc::new(InMemorySaver::new())),
-            ..Default::default()
-        })
-        .unwrap();
+    let g = crate::in_memory(loaded.graph);
     let started = Instant::now();
     let out = g
         .invoke(json!({"messages": [{"role": "user", "content": "go"}]}), RunConfig::thread("t"))
