@@ -150,6 +150,11 @@ impl Sidecar {
         self.update(|i| {
             i.view.project = project;
             i.generation += 1;
+            // Restarting from now on, not once the supervisor wakes: until then the old
+            // runtime would still be offered (and answer with the old project's graphs).
+            if !i.quitting && i.view.state != SidecarState::Failed {
+                i.view.state = SidecarState::Restarting;
+            }
         });
         self.poke.notify_one();
         Ok(())

@@ -230,3 +230,118 @@ async fn jarvis_runs_lights_its_nodes_resumes_forks_and_reruns_in_the_real_windo
     client.clone().close().await.ok();
     steps.expect("studio steps");
 }
+
+/// A graph whose scripted model answers one word every 150 ms, to watch tokens arrive.
+const SLOW_GRAPH: &str = "\
+name: slowpoke
+state:
+  messages:
+    reducer: messages
+nodes:
+  agent:
+    kind: chat_model
+    model:
+      provider: scripted
+      token_delay_ms: 150
+      fallback: One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty
+edges:
+  - {from: __start__, to: agent}
+  - {from: agent, to: __end__}
+";
+
+/// The streaming answer's text in the live run panel while the run streams.
+async fn streaming_text(client: &Client) -> Step<Option<String>> {
+    if find_one(client, "#live-run[data-phase='streaming']").await?.is_none() {
+        return Ok(None);
+    }
+    let text = texts(client, "#live-chat .msg.ai .msg-text").await?.join("");
+    Ok(Some(text).filter(|t| !t.is_empty()))
+}
+
+#[tokio::test]
+async fn tokens_stream_in_and_a_run_can_be_cancelled_in_the_real_window() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("slowpoke.yaml"), SLOW_GRAPH).unwrap();
+    std::fs::write(
+        project.path().join("langgraph.json"),
+        r#"{"graphs": {"slowpoke": "./slowpoke.yaml"}}"#,
+    )
+    .unwrap();
+    let window = Window::open().await;
+    let client = &window.client;
+
+    let steps = async {
+        eventually(client, "the local runtime to be up", Duration::from_secs(60), || async {
+            find_one(client, "li.connection[data-id='local'] .health.up").await
+        })
+        .await;
+        click(client, "li.connection[data-id='local']", "the local connection").await;
+        let path = eventually(client, "the project field", Duration::from_secs(20), || async {
+            find_one(client, "#project-path").await
+        })
+        .await;
+        path.send_keys(&project.path().display().to_string()).await?;
+        click(client, "#project-apply", "Apply").await;
+        click(client, "li.assistant[data-graph='slowpoke']", "the project's assistant").await;
+        click(client, "#tab-threads", "the Threads tab").await;
+        click(client, "#thread-new:not([disabled])", "the New thread button").await;
+        click(client, "#thread-graph", "the Show graph button").await;
+
+        // Tokens arrive one by one: the answer grows while the agent node is lit.
+        let input = eventually(client, "the chat box", Duration::from_secs(20), || async {
+            find_one(client, "#chat-input").await
+        })
+        .await;
+        input.send_keys("Count to twenty").await?;
+        click(client, "#run-send", "Send").await;
+        let first = eventually(client, "the first tokens", Duration::from_secs(30), || async {
+            streaming_text(client).await
+        })
+        .await;
+        let running = attrs(client, "svg#graph", "data-running").await?.join("");
+        assert_eq!(running, "agent", "the streaming node is lit");
+        shot(client, "studio-streaming.png").await;
+        let later = eventually(client, "more tokens", Duration::from_secs(30), || async {
+            Ok(streaming_text(client).await?.filter(|t| t.len() > first.len()))
+        })
+        .await;
+        assert!(later.starts_with(&first), "the answer grows: {first:?} then {later:?}");
+        assert!(!first.contains("twenty"), "the first tokens came before the end: {first:?}");
+        let lit = run_ended(client, "done").await;
+        assert_eq!(lit, "agent");
+        eventually(client, "the whole answer in the chat", Duration::from_secs(20), || async {
+            let chat = texts(client, "#chat .msg.ai .msg-text").await?.join("");
+            Ok(Some(()).filter(|_| chat.ends_with("twenty")))
+        })
+        .await;
+
+        // A second run, cancelled while it streams: its answer is never saved.
+        let input = client.find(Locator::Id("chat-input")).await?;
+        input.send_keys("Again please").await?;
+        click(client, "#run-send", "Send").await;
+        eventually(client, "the second answer's first tokens", Duration::from_secs(30), || async {
+            streaming_text(client).await
+        })
+        .await;
+        click(client, "#run-cancel", "Cancel").await;
+        run_ended(client, "cancelled").await;
+        let answers =
+            eventually(client, "the thread read again", Duration::from_secs(20), || async {
+                let humans = texts(client, "#chat .msg.human").await?;
+                let answers = texts(client, "#chat .msg.ai .msg-text").await?;
+                Ok(Some(answers).filter(|_| humans.len() == 2))
+            })
+            .await;
+        assert_eq!(answers.len(), 1, "only the first answer was saved: {answers:?}");
+        shot(client, "studio-cancelled.png").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = &steps {
+        shot(client, "studio-failure.png").await;
+        let text = texts(client, "body").await.unwrap_or_default().join("");
+        eprintln!("studio step failed ({e}); the window said:\n{text}");
+    }
+    client.clone().close().await.ok();
+    steps.expect("streaming steps");
+}

@@ -603,14 +603,25 @@ impl AppState {
             self.report("The run has not started yet: cancel again in a moment".into());
             return;
         };
+        self.run.live.update(|r| {
+            if let Some(r) = r {
+                r.cancel();
+            }
+        });
         spawn_local(async move {
-            match transport::run_cancel(&conn, &thread, &run_id).await {
-                Ok(()) => self.run.live.update(|r| {
-                    if let Some(r) = r {
-                        r.cancel();
-                    }
-                }),
-                Err(e) => self.report(format!("Cannot cancel the run: {e}")),
+            let answer = transport::run_cancel(&conn, &thread, &run_id).await;
+            self.run.live.update(|r| {
+                let Some(r) = r.as_mut().filter(|r| r.run_id.as_deref() == Some(run_id.as_str()))
+                else {
+                    return;
+                };
+                match &answer {
+                    Ok(()) => r.cancelled(),
+                    Err(_) => r.cancelling = false,
+                }
+            });
+            if let Err(e) = answer {
+                self.report(format!("Cannot cancel the run: {e}"));
             }
         });
     }

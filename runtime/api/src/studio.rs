@@ -75,6 +75,8 @@ pub struct LiveRun {
     pub error: Option<String>,
     /// How many events arrived.
     pub events: usize,
+    /// The user asked to cancel it; the stream's end then means it was cancelled.
+    pub cancelling: bool,
     /// Task starts came from `debug` events, so `updates` do not light nodes again.
     saw_tasks: bool,
     /// Accumulated `args` text of tool call chunks, by message id and chunk index.
@@ -122,7 +124,10 @@ impl LiveRun {
                     _ => part.data.to_string(),
                 };
                 self.error = Some(message);
-                self.phase = RunPhase::Failed;
+                // A cancelled run may end with an error event; it stays cancelled.
+                if self.phase != RunPhase::Cancelled && !self.cancelling {
+                    self.phase = RunPhase::Failed;
+                }
                 self.active.clear();
             }
             _ => {}
@@ -133,8 +138,13 @@ impl LiveRun {
     pub fn finish(&mut self) {
         self.active.clear();
         if self.phase.in_flight() {
-            self.phase =
-                if self.interrupts.is_empty() { RunPhase::Done } else { RunPhase::Interrupted };
+            self.phase = if self.cancelling {
+                RunPhase::Cancelled
+            } else if self.interrupts.is_empty() {
+                RunPhase::Done
+            } else {
+                RunPhase::Interrupted
+            };
         }
     }
 
@@ -145,8 +155,16 @@ impl LiveRun {
         self.phase = RunPhase::Failed;
     }
 
-    /// The user cancelled the run.
+    /// The user asked to cancel the run: it counts as cancelled from now on, whether its
+    /// stream ends before or after the server confirms.
     pub fn cancel(&mut self) {
+        if self.phase.in_flight() {
+            self.cancelling = true;
+        }
+    }
+
+    /// The server confirmed the cancellation.
+    pub fn cancelled(&mut self) {
         self.active.clear();
         if self.phase.in_flight() {
             self.phase = RunPhase::Cancelled;
@@ -536,9 +554,20 @@ mod tests {
         assert_eq!(run.error.as_deref(), Some("ValueError: boom"));
         run.finish();
         assert_eq!(run.phase, RunPhase::Failed);
+        // Cancelled: the stream may end (even with an error) before the server confirms.
         let mut cancelled = LiveRun::new();
+        cancelled.apply(&task("task", "agent"));
         cancelled.cancel();
+        assert_eq!(cancelled.phase, RunPhase::Streaming);
+        cancelled.apply(&part("error", json!({"error": "CancelledError", "message": ""})));
+        cancelled.finish();
         assert_eq!(cancelled.phase, RunPhase::Cancelled);
+        let mut confirmed = LiveRun::new();
+        confirmed.apply(&task("task", "agent"));
+        confirmed.cancel();
+        confirmed.cancelled();
+        confirmed.finish();
+        assert_eq!(confirmed.phase, RunPhase::Cancelled);
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                 <span class="spacer"></span>
                 {move || busy.get().then(|| view! {
                     <label class="strategy" title="The thread is busy: what to do with the run in progress">
-                        "When busy"
+                        "Busy:"
                         <select
                             id="run-strategy"
                             on:change=move |e| strategy.set(event_target_value(&e))
@@ -205,6 +205,9 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                             id="run-cancel"
                             type="button"
                             title="Stop the run (what it did so far is kept)"
+                            disabled=move || {
+                                state.run.live.with(|r| r.as_ref().is_some_and(|r| r.cancelling))
+                            }
                             on:click=move |_| state.cancel_run()
                         >
                             "Cancel"
@@ -256,6 +259,7 @@ pub fn LiveRunPanel() -> impl IntoView {
             .collect_view();
         let word = match &phase {
             RunPhase::Starting => "Starting…",
+            RunPhase::Streaming if run.cancelling => "Cancelling…",
             RunPhase::Streaming => "Running",
             RunPhase::Done => "Last run finished",
             RunPhase::Interrupted => "Waiting for input",
