@@ -21,6 +21,23 @@ fn runtime_binary() -> PathBuf {
     bin
 }
 
+/// The runtime behind a wrapper that takes `ANTHROPIC_API_KEY` and `OPENAI_API_KEY` out of its
+/// environment (with one, the bundled Jarvis example uses a real provider), so the test never
+/// depends on the developer's keys. `exec` keeps the process id, which the test kills.
+fn runtime_without_provider_keys(dir: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("orrery-runtime");
+    let bin = runtime_binary().display().to_string().replace('\'', "'\\''");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY '{bin}' \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
 async fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
@@ -35,7 +52,8 @@ async fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 #[tokio::test]
 async fn the_runtime_starts_is_restarted_when_killed_and_health_follows_it() {
     let data = tempfile::tempdir().unwrap();
-    let sidecar = Sidecar::new(Some(runtime_binary()), data.path().join("runtime"));
+    let binary = runtime_without_provider_keys(&data.path().join("bin"));
+    let sidecar = Sidecar::new(Some(binary), data.path().join("runtime"));
     assert_eq!(sidecar.view().state, SidecarState::Stopped);
     tokio::spawn(std::sync::Arc::clone(&sidecar).supervise());
 

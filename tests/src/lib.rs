@@ -56,9 +56,26 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The variables that make the bundled Jarvis example use a real provider (its
+/// `first_available` model): no child of a test sees them (nor the runtimes it starts), so
+/// that no test depends on the developer's keys.
+pub const PROVIDER_KEYS: [&str; 2] = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"];
+
+/// Takes [`PROVIDER_KEYS`] out of `cmd`'s environment.
+pub fn without_provider_keys(cmd: &mut Command) -> &mut Command {
+    for k in PROVIDER_KEYS {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
 /// Spawns `cmd` with its output inherited, killed when the guard drops.
 pub fn spawn(cmd: &mut Command) -> std::io::Result<KillOnDrop> {
-    cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().map(KillOnDrop)
+    without_provider_keys(cmd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map(KillOnDrop)
 }
 
 /// Whether a program is on PATH.
@@ -194,5 +211,10 @@ impl Drop for KillGroupOnDrop {
 /// Spawns `cmd` as the leader of a new process group, killed with its group when dropped.
 pub fn spawn_group(cmd: &mut Command) -> std::io::Result<KillGroupOnDrop> {
     use std::os::unix::process::CommandExt;
-    cmd.process_group(0).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().map(KillGroupOnDrop)
+    without_provider_keys(cmd)
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map(KillGroupOnDrop)
 }

@@ -35,7 +35,9 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "orrery-js-"));
   const port = await freePort();
   const env = { ...process.env, RUST_LOG: "warn" };
-  delete env.DATABASE_URI;
+  // Neither the developer's database nor their provider keys (with one, the bundled Jarvis
+  // example would use a real provider).
+  for (const k of ["DATABASE_URI", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"]) delete env[k];
   if (backend === "postgres") {
     pgDb = `orrery_js_${Date.now()}_${process.pid}`;
     psql(`CREATE DATABASE ${pgDb}`);

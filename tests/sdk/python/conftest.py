@@ -29,6 +29,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+PROVIDER_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 PG_BASE = os.environ.get("ORRERY_TEST_PG", "postgres://postgres@127.0.0.1:5432")
 
 
@@ -40,8 +41,10 @@ def _psql(sql: str) -> None:
 def url(request):
     data_dir = tempfile.mkdtemp(prefix="orrery-sdk-")
     port = _free_port()
-    env = {**os.environ, "RUST_LOG": "warn"}
-    env.pop("DATABASE_URI", None)
+    # Neither the developer's database nor their provider keys (with one, the bundled Jarvis
+    # example would use a real provider).
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URI", *PROVIDER_KEYS)}
+    env["RUST_LOG"] = "warn"
     db = None
     if request.param == "postgres":
         db = f"orrery_sdk_{uuid.uuid4().hex}"

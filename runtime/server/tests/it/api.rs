@@ -512,14 +512,13 @@ struct Process {
 impl Process {
     async fn start(data_dir: &std::path::Path, database_uri: Option<String>) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"));
+        let mut cmd = crate::runtime_command();
         cmd.args(["dev", "--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn");
-        match database_uri {
-            Some(uri) => cmd.env("DATABASE_URI", uri),
-            None => cmd.env_remove("DATABASE_URI"),
-        };
+        if let Some(uri) = database_uri {
+            cmd.env("DATABASE_URI", uri);
+        }
         let child = cmd.spawn().unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();

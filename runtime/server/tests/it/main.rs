@@ -17,6 +17,22 @@ use std::sync::Arc;
 use orrery_runtime::{AppState, Options};
 use serde_json::Value;
 
+/// The variables that make the bundled Jarvis example use a real provider (its
+/// `first_available` model): a spawned runtime never sees them, so that no test depends on
+/// the developer's keys.
+pub const PROVIDER_KEYS: [&str; 2] = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"];
+
+/// The `orrery-runtime` binary, with neither `DATABASE_URI` nor [`PROVIDER_KEYS`] in its
+/// environment.
+pub fn runtime_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"));
+    cmd.env_remove("DATABASE_URI");
+    for k in PROVIDER_KEYS {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
 /// Which database a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -511,14 +511,13 @@ async fn the_binary_serves_a_project_and_never_logs_its_secrets() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log_path = dir.0.join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
+    let mut child = crate::runtime_command()
         .args(["dev", "--port", &port.to_string(), "--config"])
         .arg(dir.0.join("langgraph.json"))
         .arg("--data-dir")
         .arg(dir.0.join(".orrery"))
         .env("RUST_LOG", "debug")
         .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URI")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -560,13 +559,12 @@ async fn the_binary_serves_a_project_and_never_logs_its_secrets() {
 
     // A malformed graph file: the process stops with the file, line and field.
     write(&dir.0, "graphs/helper.yaml", &HELPER.replace("kind: chat_model", "kind: llm"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
+    let out = crate::runtime_command()
         .args(["dev", "--port", &port.to_string(), "--config"])
         .arg(dir.0.join("langgraph.json"))
         .arg("--data-dir")
         .arg(dir.0.join(".orrery"))
         .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URI")
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -28,14 +28,13 @@ impl Binary {
     pub async fn dev(config: &Path, data_dir: &Path, log: &Path) -> Binary {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = std::fs::File::create(log).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_orrery-runtime"))
+        let child = crate::runtime_command()
             .args(["dev", "--port", &port.to_string(), "--config"])
             .arg(config)
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "debug")
             .env("NO_COLOR", "1")
-            .env_remove("DATABASE_URI")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
