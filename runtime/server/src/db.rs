@@ -6,11 +6,13 @@
 //! Architecture Invariant: SQL lives in this module only; handlers call these functions.
 //! Every write that must not be half-done runs in one transaction.
 
+mod batch;
 mod buffer;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use batch::Stmt;
 pub use buffer::Durability;
 use buffer::{Buffers, Op, ThreadBuffer, WriteRow};
 
@@ -735,49 +737,45 @@ impl Db {
         log: &[Frame],
     ) -> DbResult<()> {
         let ending = self.end_buffer_begin(thread_id).await;
-        let mut tx = self.writer.begin().await?;
-        if let Some(e) = &ending {
-            e.store(&mut tx, thread_id).await?;
-        }
-        sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
-            .bind(status.as_str())
-            .bind(orrery_engine::now_iso())
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        Self::insert_log(&mut tx, thread_id, run_id, log).await?;
-        tx.commit().await?;
+        let mut stmts = ending.as_ref().map(|e| e.stmts(thread_id)).unwrap_or_default();
+        stmts.push(
+            Stmt::new("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
+                .text(status.as_str())
+                .text(orrery_engine::now_iso())
+                .text(run_id),
+        );
+        stmts.extend(Self::log_stmts(thread_id, run_id, log));
+        self.transaction(&stmts).await?;
         self.end_buffer_done(thread_id, ending).await;
         Ok(())
     }
 
-    /// Stores a run's stream log, numbered in order.
-    async fn insert_log(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        thread_id: &str,
-        run_id: &str,
-        log: &[Frame],
-    ) -> DbResult<()> {
+    /// One write transaction: on SQLite sent as one batch (see [`batch`]).
+    async fn transaction(&self, stmts: &[Stmt]) -> DbResult<()> {
+        batch::transaction(&self.writer, self.backend == Backend::Sqlite, stmts).await
+    }
+
+    /// The statements that store a run's stream log, numbered in order.
+    fn log_stmts(thread_id: &str, run_id: &str, log: &[Frame]) -> Vec<Stmt> {
         const ROWS: usize = 150; // 900 parameters a statement
+        let mut out = Vec::new();
         for (chunk_no, chunk) in log.chunks(ROWS).enumerate() {
-            let values = values_placeholders(chunk.len(), 6);
-            let sql = format!(
+            let mut st = Stmt::new(format!(
                 "INSERT INTO run_events (run_id, seq, thread_id, event_id, event, data) VALUES {} ON CONFLICT (run_id, seq) DO NOTHING",
-                values
-            );
-            let mut q = sqlx::query(&sql);
+                values_placeholders(chunk.len(), 6)
+            ));
             for (i, f) in chunk.iter().enumerate() {
-                q = q
-                    .bind(run_id)
-                    .bind((chunk_no * ROWS + i) as i64)
-                    .bind(thread_id)
-                    .bind(&f.id)
-                    .bind(&f.event)
-                    .bind(&f.data);
+                st = st
+                    .text(run_id)
+                    .int((chunk_no * ROWS + i) as i64)
+                    .text(thread_id)
+                    .text(&f.id)
+                    .text(&f.event)
+                    .text(&f.data);
             }
-            q.execute(&mut **tx).await?;
+            out.push(st);
         }
-        Ok(())
+        out
     }
 
     fn frame(row: &AnyRow) -> DbResult<Frame> {
@@ -889,43 +887,40 @@ impl Db {
         thread: &Thread,
         log: &[Frame],
     ) -> DbResult<bool> {
-        let ending = self.end_buffer_begin(&thread.thread_id).await;
-        let mut tx = self.writer.begin().await?;
-        if let Some(e) = &ending {
-            e.store(&mut tx, &thread.thread_id).await?;
-        }
+        let tid = &thread.thread_id;
+        let ending = self.end_buffer_begin(tid).await;
         let now = orrery_engine::now_iso();
-        sqlx::query("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
-            .bind(status.as_str())
-            .bind(&now)
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        Self::insert_log(&mut tx, &thread.thread_id, run_id, log).await?;
+        let mut stmts = ending.as_ref().map(|e| e.stmts(tid)).unwrap_or_default();
+        stmts.push(
+            Stmt::new("UPDATE runs SET status = $1, updated_at = $2 WHERE run_id = $3")
+                .text(status.as_str())
+                .text(&now)
+                .text(run_id),
+        );
+        stmts.extend(Self::log_stmts(tid, run_id, log));
         // The thread stays busy while other runs are in flight.
-        let row = sqlx::query(
-            "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3,
-               status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $9 AND status IN ('pending', 'running')) THEN 'busy' ELSE $4 END,
-               config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9
-             RETURNING status",
-        )
-        .bind(&now)
-        .bind(&now)
-        .bind(text(&thread.metadata))
-        .bind(thread.status.as_str())
-        .bind(text(&thread.config))
-        .bind(thread.values.as_ref().map(text))
-        .bind(thread.error.as_ref().map(text))
-        .bind(thread.interrupts.as_ref().map(text))
-        .bind(&thread.thread_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.end_buffer_done(&thread.thread_id, ending).await;
-        let status: Option<String> = match row {
-            Some(r) => r.try_get("status")?,
-            None => None,
-        };
+        stmts.push(
+            Stmt::new(
+                "UPDATE threads SET updated_at = $1, state_updated_at = $1, metadata = $2,
+                   status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $8 AND status IN ('pending', 'running')) THEN 'busy' ELSE $3 END,
+                   config = $4, \"values\" = $5, error = $6, interrupts = $7 WHERE thread_id = $8",
+            )
+            .text(&now)
+            .text(text(&thread.metadata))
+            .text(thread.status.as_str())
+            .text(text(&thread.config))
+            .opt(thread.values.as_ref().map(text))
+            .opt(thread.error.as_ref().map(text))
+            .opt(thread.interrupts.as_ref().map(text))
+            .text(tid),
+        );
+        self.transaction(&stmts).await?;
+        self.end_buffer_done(tid, ending).await;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM threads WHERE thread_id = $1")
+                .bind(tid)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(status.as_deref() == Some("busy"))
     }
 }
@@ -1404,10 +1399,7 @@ impl Db {
         if ops.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
-        write_ops(&mut tx, thread_id, ops).await?;
-        tx.commit().await?;
-        Ok(())
+        self.transaction(&ops_stmts(thread_id, ops)).await
     }
 
     /// Stores what `thread_id`'s buffer holds now (waiting for a flush in flight).
@@ -1489,18 +1481,16 @@ struct Ending {
 }
 
 impl Ending {
-    async fn store(&self, tx: &mut sqlx::AnyConnection, thread_id: &str) -> DbResult<()> {
-        write_ops(tx, thread_id, &self.ops).await
+    /// The statements that store what the run's end takes from the buffer.
+    fn stmts(&self, thread_id: &str) -> Vec<Stmt> {
+        ops_stmts(thread_id, &self.ops)
     }
 }
 
-/// Stores buffered checkpoints and writes: checkpoints first (the last of a repeated id wins),
-/// then regular writes (the first of a repeated key wins) and special writes (the last wins).
-async fn write_ops(
-    conn: &mut sqlx::AnyConnection,
-    thread_id: &str,
-    ops: &[Arc<Op>],
-) -> DbResult<()> {
+/// The statements that store buffered checkpoints and writes: checkpoints first (the last of a
+/// repeated id wins), then regular writes (the first of a repeated key wins) and special writes
+/// (the last wins).
+fn ops_stmts(thread_id: &str, ops: &[Arc<Op>]) -> Vec<Stmt> {
     let mut puts: Vec<&buffer::PutOp> = Vec::new();
     let mut regular: Vec<&WriteRow> = Vec::new();
     let mut special: Vec<&WriteRow> = Vec::new();
@@ -1527,24 +1517,24 @@ async fn write_ops(
             }
         }
     }
+    let mut out = Vec::new();
     for chunk in puts.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
+        let mut st = Stmt::new(format!(
             "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, checkpoint, metadata) VALUES {}
              ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id, checkpoint = excluded.checkpoint, metadata = excluded.metadata",
             values_placeholders(chunk.len(), 7)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for p in chunk {
-            q = q
-                .bind(thread_id)
-                .bind(&p.ns)
-                .bind(&p.id)
-                .bind(&p.parent)
-                .bind(&p.run_id)
-                .bind(&p.checkpoint)
-                .bind(&p.metadata);
+            st = st
+                .text(thread_id)
+                .text(&p.ns)
+                .text(&p.id)
+                .opt(p.parent.as_deref())
+                .opt(p.run_id.as_deref())
+                .text(&p.checkpoint)
+                .text(&p.metadata);
         }
-        q.execute(&mut *conn).await?;
+        out.push(st);
     }
     for (rows, on_conflict) in [
         (&regular, "DO NOTHING"),
@@ -1554,27 +1544,26 @@ async fn write_ops(
         ),
     ] {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
+            let mut st = Stmt::new(format!(
                 "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value, task_path) VALUES {}
                  ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}",
                 values_placeholders(chunk.len(), 8)
-            );
-            let mut q = sqlx::query(&sql);
+            ));
             for r in chunk {
-                q = q
-                    .bind(thread_id)
-                    .bind(&r.ns)
-                    .bind(&r.checkpoint_id)
-                    .bind(&r.task_id)
-                    .bind(r.idx)
-                    .bind(&r.channel)
-                    .bind(&r.value)
-                    .bind(&r.task_path);
+                st = st
+                    .text(thread_id)
+                    .text(&r.ns)
+                    .text(&r.checkpoint_id)
+                    .text(&r.task_id)
+                    .int(r.idx)
+                    .text(&r.channel)
+                    .text(&r.value)
+                    .text(&r.task_path);
             }
-            q.execute(&mut *conn).await?;
+            out.push(st);
         }
     }
-    Ok(())
+    out
 }
 
 impl SqlSaver {
