@@ -233,16 +233,61 @@ async fn assistant_graph(
     remote::graph(&target, &assistant_id, xray).await
 }
 
+/// A page of threads: of one assistant when given, with a status and `key=value` metadata
+/// pairs when given.
 #[tauri::command]
 async fn threads_list(
     shell: tauri::State<'_, Shell>,
     conn: String,
     assistant_id: Option<String>,
+    status: Option<String>,
+    metadata: Option<String>,
     limit: u32,
     offset: u32,
 ) -> Cmd<Vec<Thread>> {
     let target = shell.target(&conn)?;
-    remote::threads(&target, assistant_id.as_deref(), limit.clamp(1, 1000), offset).await
+    let filter = remote::ThreadFilter {
+        assistant_id: assistant_id.as_deref(),
+        status: status.as_deref(),
+        metadata: metadata.as_deref().unwrap_or(""),
+    };
+    remote::threads(&target, &filter, limit.clamp(1, 1000), offset).await
+}
+
+/// How many threads the same filter as `threads_list` matches.
+#[tauri::command]
+async fn threads_count(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: Option<String>,
+    status: Option<String>,
+    metadata: Option<String>,
+) -> Cmd<u64> {
+    let target = shell.target(&conn)?;
+    let filter = remote::ThreadFilter {
+        assistant_id: assistant_id.as_deref(),
+        status: status.as_deref(),
+        metadata: metadata.as_deref().unwrap_or(""),
+    };
+    remote::threads_count(&target, &filter).await
+}
+
+/// Copies a thread (metadata and checkpoints) into a new one.
+#[tauri::command]
+async fn thread_copy(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+) -> Cmd<Thread> {
+    let target = shell.target(&conn)?;
+    remote::thread_copy(&target, &thread_id).await
+}
+
+/// Deletes a thread.
+#[tauri::command]
+async fn thread_delete(shell: tauri::State<'_, Shell>, conn: String, thread_id: String) -> Cmd<()> {
+    let target = shell.target(&conn)?;
+    remote::thread_delete(&target, &thread_id).await
 }
 
 /// A thread's latest state: values, next, tasks, interrupts, checkpoint.
@@ -379,6 +424,9 @@ pub fn run() {
             assistants_list,
             assistant_graph,
             threads_list,
+            threads_count,
+            thread_copy,
+            thread_delete,
             thread_state,
             thread_history,
             thread_create,

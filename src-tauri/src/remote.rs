@@ -91,22 +91,83 @@ pub async fn graph(target: &Target, assistant_id: &str, xray: bool) -> Result<Va
     client(target)?.assistants().graph(assistant_id, xray).await.map_err(|e| describe(&e))
 }
 
-/// A page of threads, of one assistant's graph runs when `assistant_id` is given.
+/// The thread list's filter: one assistant's threads (by their metadata), a status, and
+/// `key=value` metadata pairs as the user typed them.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadFilter<'a> {
+    pub assistant_id: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub metadata: &'a str,
+}
+
+impl ThreadFilter<'_> {
+    /// The search body's filter fields; a malformed pair or status says what is wrong.
+    fn query(&self) -> Result<orrery_client::ThreadSearch, String> {
+        let mut metadata = metadata_pairs(self.metadata)?;
+        if let Some(a) = self.assistant_id {
+            metadata.insert("assistant_id".into(), json!(a));
+        }
+        let status = match self.status.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(serde_json::from_value::<orrery_api::ThreadStatus>(json!(s)).map_err(
+                |_| format!("unknown status {s:?}: expected idle, busy, interrupted or error"),
+            )?),
+        };
+        Ok(orrery_client::ThreadSearch {
+            metadata: (!metadata.is_empty()).then_some(Value::Object(metadata)),
+            status,
+            ..Default::default()
+        })
+    }
+}
+
+/// `key=value` pairs separated by spaces or commas; a value that reads as JSON (a number,
+/// `true`, `null`, a quoted string) is that JSON value, anything else is the text itself.
+pub fn metadata_pairs(text: &str) -> Result<serde_json::Map<String, Value>, String> {
+    let mut map = serde_json::Map::new();
+    for pair in text.split([',', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("metadata filter {pair:?}: expected key=value"));
+        };
+        if key.is_empty() {
+            return Err(format!("metadata filter {pair:?}: the key is empty"));
+        }
+        let value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        map.insert(key.to_string(), value);
+    }
+    Ok(map)
+}
+
+/// A page of threads matching `filter`, most recently updated first.
 pub async fn threads(
     target: &Target,
-    assistant_id: Option<&str>,
+    filter: &ThreadFilter<'_>,
     limit: u32,
     offset: u32,
 ) -> Result<Vec<Thread>, String> {
     let query = orrery_client::ThreadSearch {
-        metadata: assistant_id.map(|a| json!({ "assistant_id": a })),
         limit: Some(u64::from(limit)),
         offset: Some(u64::from(offset)),
         sort_by: Some("updated_at".into()),
         sort_order: Some(orrery_client::SortOrder::Desc),
-        ..Default::default()
+        ..filter.query()?
     };
     client(target)?.threads().search(&query).await.map_err(|e| describe(&e))
+}
+
+/// How many threads match `filter` (`POST /threads/count`).
+pub async fn threads_count(target: &Target, filter: &ThreadFilter<'_>) -> Result<u64, String> {
+    client(target)?.threads().count(&filter.query()?).await.map_err(|e| describe(&e))
+}
+
+/// A new thread with a thread's metadata and checkpoints (`POST /threads/{id}/copy`).
+pub async fn thread_copy(target: &Target, thread_id: &str) -> Result<Thread, String> {
+    client(target)?.threads().copy(thread_id).await.map_err(|e| describe(&e))
+}
+
+/// Deletes a thread and its checkpoints and runs.
+pub async fn thread_delete(target: &Target, thread_id: &str) -> Result<(), String> {
+    client(target)?.threads().delete(thread_id).await.map_err(|e| describe(&e))
 }
 
 /// A thread's latest state (`GET /threads/{id}/state`), as the server sent it.
@@ -234,6 +295,30 @@ pub async fn thread_update_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_filters_become_search_fields() {
+        let filter = ThreadFilter {
+            assistant_id: Some("a-1"),
+            status: Some("interrupted"),
+            metadata: "user=ana, n=3 ok=true",
+        };
+        let q = serde_json::to_value(filter.query().unwrap()).unwrap();
+        assert_eq!(
+            q["metadata"],
+            json!({"user": "ana", "n": 3, "ok": true, "assistant_id": "a-1"})
+        );
+        assert_eq!(q["status"], "interrupted");
+
+        let none = ThreadFilter { status: Some(""), ..Default::default() };
+        let q = serde_json::to_value(none.query().unwrap()).unwrap();
+        assert!(q.get("metadata").is_none() && q.get("status").is_none());
+
+        let bad = ThreadFilter { status: Some("sleeping"), ..Default::default() };
+        assert!(bad.query().unwrap_err().contains("unknown status"));
+        assert!(metadata_pairs("user").unwrap_err().contains("key=value"));
+        assert!(metadata_pairs("=x").unwrap_err().contains("key is empty"));
+    }
 
     #[test]
     fn run_bodies_stream_what_the_studio_reads() {

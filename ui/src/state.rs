@@ -32,16 +32,21 @@ pub enum Load<T> {
     Failed(String),
 }
 
-/// The threads of the selected assistant, page by page.
+/// One page of the selected assistant's threads that match the filter (a fixed page size, so
+/// the list never holds more than one page of rows however many threads there are).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadList {
-    /// Every page loaded so far.
+    /// The page shown.
     pub items: Vec<Thread>,
+    /// Where the page starts among the matching threads.
+    pub offset: u32,
+    /// How many threads match the filter (`POST /threads/count`), once counted.
+    pub total: Option<u64>,
     /// A page is on its way.
     pub loading: bool,
     /// The first page arrived (tells "no threads" from "not loaded").
     pub loaded: bool,
-    /// The last page was full, so there may be more.
+    /// The page was full, so there may be more.
     pub more: bool,
     /// The last page failed with this message.
     pub error: Option<String>,
@@ -71,6 +76,12 @@ pub struct Browse {
     pub threads: RwSignal<ThreadList>,
     /// The selected thread's id.
     pub thread: RwSignal<Option<String>>,
+    /// The thread list's status filter (`idle`, `busy`, `interrupted`, `error`; empty: any).
+    pub status_filter: RwSignal<String>,
+    /// The thread list's metadata filter, `key=value` pairs.
+    pub meta_filter: RwSignal<String>,
+    /// The thread whose deletion waits for the user's confirmation.
+    pub confirm_delete: RwSignal<Option<String>>,
     /// Bumped whenever the thread list starts over, to drop late pages of the old list.
     threads_epoch: StoredValue<u64>,
 }
@@ -204,6 +215,9 @@ impl AppState {
                 assistant: RwSignal::new(None),
                 threads: RwSignal::new(ThreadList::default()),
                 thread: RwSignal::new(None),
+                status_filter: RwSignal::new(String::new()),
+                meta_filter: RwSignal::new(String::new()),
+                confirm_delete: RwSignal::new(None),
                 threads_epoch: StoredValue::new(0),
             },
             graph: GraphView {
@@ -379,7 +393,7 @@ impl AppState {
         }
         self.browse.assistant.set(Some(id));
         self.reset_threads();
-        self.load_threads(false);
+        self.load_threads(0);
         self.graph.collapsed.set(BTreeSet::new());
         self.load_graph();
     }
@@ -699,46 +713,50 @@ impl AppState {
     /// Loads the first page of threads again.
     pub fn reload_threads(self) {
         self.reset_threads();
-        self.load_threads(false);
+        self.load_threads(0);
     }
 
-    /// Loads a page of the selected assistant's threads: the next one when `more`, else the first.
-    pub fn load_threads(self, more: bool) {
+    /// Loads the page of the selected assistant's matching threads that starts at `offset`,
+    /// and counts them all.
+    pub fn load_threads(self, offset: u32) {
         let (Some(conn), Some(assistant)) =
             (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
         else {
             return;
         };
-        if self.browse.threads.with_untracked(|t| t.loading) {
-            return;
-        }
+        self.browse.threads_epoch.update_value(|e| *e += 1);
         let epoch = self.browse.threads_epoch.get_value();
-        let offset = if more {
-            self.browse.threads.with_untracked(|t| u32::try_from(t.items.len()).unwrap_or(u32::MAX))
-        } else {
-            0
-        };
+        let status = self.browse.status_filter.get_untracked();
+        let meta = self.browse.meta_filter.get_untracked();
+        self.browse.confirm_delete.set(None);
         self.browse.threads.update(|t| {
             t.loading = true;
             t.error = None;
         });
         spawn_local(async move {
-            let answer = transport::threads_list(&conn, Some(&assistant), offset).await;
+            let q = transport::ThreadQuery {
+                assistant_id: Some(&assistant),
+                status: Some(status.as_str()).filter(|s| !s.is_empty()),
+                metadata: &meta,
+            };
+            let page = transport::threads_list(&conn, q, offset).await;
+            let total = match &page {
+                Ok(_) => transport::threads_count(&conn, q).await,
+                Err(e) => Err(e.clone()),
+            };
             if self.browse.threads_epoch.get_value() != epoch {
                 return;
             }
-            match answer {
+            match page {
                 Ok(mut page) => self.browse.threads.update(|t| {
                     // The list never shows a thread's values; a long chat would only cost memory.
                     for thread in &mut page {
                         thread.values = None;
                     }
                     t.more = page.len() >= THREAD_PAGE as usize;
-                    if offset == 0 {
-                        t.items = page;
-                    } else {
-                        t.items.extend(page);
-                    }
+                    t.items = page;
+                    t.offset = offset;
+                    t.total = total.ok();
                     t.loading = false;
                     t.loaded = true;
                 }),
@@ -749,6 +767,47 @@ impl AppState {
                     });
                     self.report(e);
                 }
+            }
+        });
+    }
+
+    /// Copies a thread (metadata and checkpoints) and shows the list from its first page,
+    /// where the copy is.
+    pub fn copy_thread(self, id: String) {
+        let Some(conn) = self.conns.selected.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            match transport::thread_copy(&conn, &id).await {
+                Ok(_) => self.load_threads(0),
+                Err(e) => self.report(format!("Cannot copy the thread: {e}")),
+            }
+        });
+    }
+
+    /// Deletes a thread (the user confirmed) and loads its page again.
+    pub fn delete_thread(self, id: String) {
+        let Some(conn) = self.conns.selected.get_untracked() else {
+            return;
+        };
+        self.browse.confirm_delete.set(None);
+        spawn_local(async move {
+            match transport::thread_delete(&conn, &id).await {
+                Ok(()) => {
+                    if self.browse.thread.get_untracked().as_deref() == Some(id.as_str()) {
+                        self.close_thread();
+                    }
+                    let offset = self.browse.threads.with_untracked(|t| {
+                        // The last row of the last page gone: the page before.
+                        if t.items.len() <= 1 {
+                            t.offset.saturating_sub(THREAD_PAGE)
+                        } else {
+                            t.offset
+                        }
+                    });
+                    self.load_threads(offset);
+                }
+                Err(e) => self.report(format!("Cannot delete the thread: {e}")),
             }
         });
     }

@@ -83,8 +83,19 @@ struct Save<'a> {
 struct ThreadsPage<'a> {
     conn: &'a str,
     assistant_id: Option<&'a str>,
+    status: Option<&'a str>,
+    metadata: &'a str,
     limit: u32,
     offset: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadsFilter<'a> {
+    conn: &'a str,
+    assistant_id: Option<&'a str>,
+    status: Option<&'a str>,
+    metadata: &'a str,
 }
 
 #[derive(Serialize)]
@@ -155,13 +166,43 @@ pub async fn assistant_graph(
     call("assistant_graph", &GraphOf { conn, assistant_id, xray }).await
 }
 
-/// One page of threads of a connection, of one assistant when given.
+/// What the thread list shows: one assistant's threads, of a status, with metadata pairs
+/// (`key=value ...`, parsed by the shell).
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadQuery<'a> {
+    pub assistant_id: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub metadata: &'a str,
+}
+
+/// One page of the threads matching `q`, the most recently updated first.
 pub async fn threads_list(
     conn: &str,
-    assistant_id: Option<&str>,
+    q: ThreadQuery<'_>,
     offset: u32,
 ) -> Result<Vec<Thread>, String> {
-    call("threads_list", &ThreadsPage { conn, assistant_id, limit: THREAD_PAGE, offset }).await
+    let ThreadQuery { assistant_id, status, metadata } = q;
+    call(
+        "threads_list",
+        &ThreadsPage { conn, assistant_id, status, metadata, limit: THREAD_PAGE, offset },
+    )
+    .await
+}
+
+/// How many threads match `q` (`POST /threads/count`).
+pub async fn threads_count(conn: &str, q: ThreadQuery<'_>) -> Result<u64, String> {
+    let ThreadQuery { assistant_id, status, metadata } = q;
+    call("threads_count", &ThreadsFilter { conn, assistant_id, status, metadata }).await
+}
+
+/// Copies a thread (metadata and checkpoints) into a new one.
+pub async fn thread_copy(conn: &str, thread_id: &str) -> Result<Thread, String> {
+    call("thread_copy", &ThreadOf { conn, thread_id }).await
+}
+
+/// Deletes a thread.
+pub async fn thread_delete(conn: &str, thread_id: &str) -> Result<(), String> {
+    call("thread_delete", &ThreadOf { conn, thread_id }).await
 }
 
 /// How many checkpoints the thread view's timeline asks for.
