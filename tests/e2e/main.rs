@@ -6,4 +6,6 @@
 mod desktop;
 // The window, its private D-Bus session and keyring, and the WebDriver helpers.
 mod harness;
+// Figures for the thread list and a long history (ignored: run by hand).
+mod measure;
 mod studio;

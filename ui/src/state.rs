@@ -740,9 +740,12 @@ impl AppState {
                 metadata: &meta,
             };
             let page = transport::threads_list(&conn, q, offset).await;
-            let total = match &page {
-                Ok(_) => transport::threads_count(&conn, q).await,
-                Err(e) => Err(e.clone()),
+            // Counting scans every match: once per filter (the first page), not per page.
+            let known = self.browse.threads.with_untracked(|t| t.total).filter(|_| offset > 0);
+            let total = match (&page, known) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(_), Some(n)) => Ok(n),
+                (Ok(_), None) => transport::threads_count(&conn, q).await,
             };
             if self.browse.threads_epoch.get_value() != epoch {
                 return;
@@ -797,6 +800,7 @@ impl AppState {
                     if self.browse.thread.get_untracked().as_deref() == Some(id.as_str()) {
                         self.close_thread();
                     }
+                    self.browse.threads.update(|t| t.total = t.total.map(|n| n.saturating_sub(1)));
                     let offset = self.browse.threads.with_untracked(|t| {
                         // The last row of the last page gone: the page before.
                         if t.items.len() <= 1 {
