@@ -6,6 +6,7 @@
 //! `orrery-client`). The UI only calls the commands below.
 
 pub mod health;
+pub mod highlight;
 pub mod remote;
 pub mod sidecar;
 pub mod store;
@@ -14,10 +15,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use orrery_api::desktop::{
-    ConnectionInput, ConnectionView, Health, HealthState, LOCAL_CONNECTION, LocalRuntimeView,
-    RunRequest, STREAM_END, SidecarState, StateEdit,
+    AssistantDraft, ConnectionInput, ConnectionView, Health, HealthState, LOCAL_CONNECTION,
+    LocalRuntimeView, RunRequest, STREAM_END, SidecarState, StateEdit,
 };
-use orrery_api::{Assistant, StreamPart, Thread};
+use orrery_api::{Assistant, AssistantVersion, Run, StreamPart, Thread};
 use tauri::Manager;
 use tauri::ipc::Channel;
 
@@ -233,6 +234,91 @@ async fn assistant_graph(
     remote::graph(&target, &assistant_id, xray).await
 }
 
+/// An assistant's schemas (input, output, state, config, context).
+#[tauri::command]
+async fn assistant_schemas(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+) -> Cmd<serde_json::Value> {
+    let target = shell.target(&conn)?;
+    remote::schemas(&target, &assistant_id).await
+}
+
+/// Creates an assistant.
+#[tauri::command]
+async fn assistant_create(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    draft: AssistantDraft,
+) -> Cmd<Assistant> {
+    let target = shell.target(&conn)?;
+    remote::assistant_create(&target, &draft).await
+}
+
+/// Saves an assistant's new version.
+#[tauri::command]
+async fn assistant_update(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+    draft: AssistantDraft,
+) -> Cmd<Assistant> {
+    let target = shell.target(&conn)?;
+    remote::assistant_update(&target, &assistant_id, &draft).await
+}
+
+/// Deletes an assistant.
+#[tauri::command]
+async fn assistant_delete(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+) -> Cmd<()> {
+    let target = shell.target(&conn)?;
+    remote::assistant_delete(&target, &assistant_id).await
+}
+
+/// An assistant's versions, newest first.
+#[tauri::command]
+async fn assistant_versions(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+) -> Cmd<Vec<AssistantVersion>> {
+    let target = shell.target(&conn)?;
+    remote::assistant_versions(&target, &assistant_id).await
+}
+
+/// Makes one of an assistant's versions the current one.
+#[tauri::command]
+async fn assistant_set_latest(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    assistant_id: String,
+    version: i64,
+) -> Cmd<Assistant> {
+    let target = shell.target(&conn)?;
+    remote::assistant_set_latest(&target, &assistant_id, version).await
+}
+
+/// A JSON value pretty-printed and highlighted as HTML (escaped text, `sy-` classes).
+#[tauri::command]
+fn highlight_json(value: serde_json::Value) -> String {
+    highlight::json_html(&value)
+}
+
+/// A thread's runs, newest first.
+#[tauri::command]
+async fn runs_list(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+) -> Cmd<Vec<Run>> {
+    let target = shell.target(&conn)?;
+    remote::runs_list(&target, &thread_id).await
+}
+
 /// A page of threads: of one assistant when given, with a status and `key=value` metadata
 /// pairs when given.
 #[tauri::command]
@@ -423,6 +509,14 @@ pub fn run() {
             connection_check,
             assistants_list,
             assistant_graph,
+            assistant_schemas,
+            assistant_create,
+            assistant_update,
+            assistant_delete,
+            assistant_versions,
+            assistant_set_latest,
+            runs_list,
+            highlight_json,
             threads_list,
             threads_count,
             thread_copy,

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use orrery_api::desktop::{Health, HealthState, RunRequest, StateEdit};
-use orrery_api::{Assistant, StreamPart, Thread};
+use orrery_api::desktop::{AssistantDraft, Health, HealthState, RunRequest, StateEdit};
+use orrery_api::{Assistant, AssistantVersion, Run, StreamPart, Thread};
 use serde_json::{Value, json};
 
 use crate::Target;
@@ -89,6 +89,78 @@ pub async fn assistants(target: &Target) -> Result<Vec<Assistant>, String> {
 pub async fn graph(target: &Target, assistant_id: &str, xray: bool) -> Result<Value, String> {
     let xray = if xray { orrery_client::Xray::On } else { orrery_client::Xray::Off };
     client(target)?.assistants().graph(assistant_id, xray).await.map_err(|e| describe(&e))
+}
+
+/// An assistant's input, output, state, config and context schemas.
+pub async fn schemas(target: &Target, assistant_id: &str) -> Result<Value, String> {
+    client(target)?.assistants().schemas(assistant_id).await.map_err(|e| describe(&e))
+}
+
+/// The draft's optional text: empty means none.
+fn some_text(s: &str) -> Option<String> {
+    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Creates an assistant from a draft.
+pub async fn assistant_create(target: &Target, d: &AssistantDraft) -> Result<Assistant, String> {
+    if d.graph_id.trim().is_empty() {
+        return Err("Choose the graph the assistant runs".into());
+    }
+    let body = orrery_client::AssistantCreate {
+        config: Some(d.config.clone()).filter(|c| !c.is_null()),
+        context: d.context.clone().filter(|c| !c.is_null()),
+        metadata: Some(d.metadata.clone()).filter(|m| !m.is_null()),
+        name: some_text(&d.name),
+        description: some_text(&d.description),
+        ..orrery_client::AssistantCreate::new(d.graph_id.trim())
+    };
+    client(target)?.assistants().create(&body).await.map_err(|e| describe(&e))
+}
+
+/// Saves a draft as the assistant's new version (`PATCH`, which makes it the latest).
+pub async fn assistant_update(
+    target: &Target,
+    assistant_id: &str,
+    d: &AssistantDraft,
+) -> Result<Assistant, String> {
+    let patch = orrery_client::AssistantPatch {
+        graph_id: some_text(&d.graph_id),
+        config: Some(d.config.clone()).filter(|c| !c.is_null()),
+        context: d.context.clone().filter(|c| !c.is_null()),
+        metadata: Some(d.metadata.clone()).filter(|m| !m.is_null()),
+        name: some_text(&d.name),
+        description: some_text(&d.description),
+    };
+    client(target)?.assistants().update(assistant_id, &patch).await.map_err(|e| describe(&e))
+}
+
+/// Deletes an assistant (its threads stay).
+pub async fn assistant_delete(target: &Target, assistant_id: &str) -> Result<(), String> {
+    client(target)?.assistants().delete(assistant_id, false).await.map_err(|e| describe(&e))
+}
+
+/// An assistant's versions, newest first (up to 100).
+pub async fn assistant_versions(
+    target: &Target,
+    assistant_id: &str,
+) -> Result<Vec<AssistantVersion>, String> {
+    let query = orrery_client::VersionSearch { limit: Some(100), ..Default::default() };
+    client(target)?.assistants().versions(assistant_id, &query).await.map_err(|e| describe(&e))
+}
+
+/// Makes `version` the assistant's current one (a roll back or forward).
+pub async fn assistant_set_latest(
+    target: &Target,
+    assistant_id: &str,
+    version: i64,
+) -> Result<Assistant, String> {
+    client(target)?.assistants().set_latest(assistant_id, version).await.map_err(|e| describe(&e))
+}
+
+/// A thread's runs, newest first (up to 100).
+pub async fn runs_list(target: &Target, thread_id: &str) -> Result<Vec<Run>, String> {
+    let query = orrery_client::RunList { limit: Some(100), ..Default::default() };
+    client(target)?.runs().list(thread_id, &query).await.map_err(|e| describe(&e))
 }
 
 /// The thread list's filter: one assistant's threads (by their metadata), a status, and
@@ -239,7 +311,20 @@ pub fn run_body(req: &RunRequest) -> Result<orrery_client::RunCreate, String> {
     run.config = req.config.clone().filter(|c| !c.is_null());
     run.checkpoint_id = req.checkpoint_id.clone().filter(|c| !c.is_empty());
     run.multitask_strategy = req.multitask_strategy.as_deref().map(strategy).transpose()?;
+    run.interrupt_before = breakpoints(&req.interrupt_before);
+    run.interrupt_after = breakpoints(&req.interrupt_after);
     Ok(run)
+}
+
+/// Breakpoint nodes as the API takes them: `"*"` for every node, else the list (none: `None`).
+fn breakpoints(nodes: &[String]) -> Option<orrery_client::Nodes> {
+    if nodes.iter().any(|n| n == "*") {
+        Some(orrery_client::Nodes::All)
+    } else if nodes.is_empty() {
+        None
+    } else {
+        Some(orrery_client::Nodes::List(nodes.to_vec()))
+    }
 }
 
 /// Starts a run and hands every event to `each` as it arrives, until the server ends the

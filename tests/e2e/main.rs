@@ -9,3 +9,7 @@ mod harness;
 // Figures for the thread list and a long history (ignored: run by hand).
 mod measure;
 mod studio;
+// Assistants, breakpoints, step mode, runs and the palette.
+mod studio_edit;
+// The Studio against a real `langgraph dev`.
+mod studio_lgdev;

@@ -12,7 +12,7 @@ use fantoccini::{Client, Locator};
 use crate::harness::{Step, Window, attrs, eventually, find_one, shot, texts};
 
 /// The live run panel once its run ended in `phase`: its lit nodes.
-async fn run_ended(client: &Client, phase: &str) -> String {
+pub(crate) async fn run_ended(client: &Client, phase: &str) -> String {
     let css = format!("#live-run[data-phase='{phase}']");
     eventually(client, &format!("the run to end {phase}"), Duration::from_secs(60), || async {
         let Some(panel) = find_one(client, &css).await? else { return Ok(None) };
@@ -23,7 +23,7 @@ async fn run_ended(client: &Client, phase: &str) -> String {
 
 /// Clicks the element matching `css` once it is there; `what` names the step when it fails.
 /// SVG nodes are clicked through a DOM event (WebKitWebDriver does not click SVG groups).
-async fn click(client: &Client, css: &str, what: &str) {
+pub(crate) async fn click(client: &Client, css: &str, what: &str) {
     let el =
         eventually(client, what, Duration::from_secs(20), || async { find_one(client, css).await })
             .await;
@@ -48,7 +48,7 @@ async fn click(client: &Client, css: &str, what: &str) {
 /// The timeline's checkpoints: (id, parent, lane, step text), newest first. Read in one script:
 /// the list is patched in place when the thread is read again, so element-by-element reads
 /// could mix two versions.
-async fn timeline(client: &Client) -> Step<Vec<(String, String, String, String)>> {
+pub(crate) async fn timeline(client: &Client) -> Step<Vec<(String, String, String, String)>> {
     let script = "return Array.from(document.querySelectorAll('#timeline li.checkpoint')).map(li => \
         [li.dataset.id || '', li.dataset.parent || '', li.dataset.lane || '', \
          (li.querySelector('.cp-step') || {}).textContent || ''])";

@@ -14,8 +14,9 @@ use crate::components::connection_detail::ConnectionDetail;
 use crate::components::connection_form::ConnectionFormHost;
 use crate::components::icons;
 use crate::components::local_runtime::LocalRuntime;
+use crate::components::palette::{Palette, toggle_theme};
 use crate::components::sidebar::Connections;
-use crate::state::{AppState, FormMode, Load, use_app};
+use crate::state::{AppState, FormMode, Load, Tab, use_app};
 use crate::theme;
 use crate::transport::{self, in_tauri};
 
@@ -47,11 +48,7 @@ pub fn App() -> impl IntoView {
     reload_when_up(state);
     keyboard(state);
 
-    let toggle_theme = move |_| {
-        let dark = !state.chrome.dark.get_untracked();
-        state.chrome.dark.set(dark);
-        theme::choose(dark);
-    };
+    let toggle_theme = move |_| toggle_theme(state);
 
     view! {
         <div id="app">
@@ -89,7 +86,7 @@ pub fn App() -> impl IntoView {
                         {move || state.chrome.shell.get()}
                     </span>
                     <span class="keys muted" title="Keyboard">
-                        "Ctrl+N add · Ctrl+T new thread · Ctrl+Enter send · ↑↓ select"
+                        "Ctrl+K commands · Ctrl+T new thread · Ctrl+Enter send"
                     </span>
                 </footer>
             </nav>
@@ -98,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <MainPane />
             </main>
             <ConnectionFormHost />
+            <Palette />
         </div>
     }
 }
@@ -193,6 +191,41 @@ fn reload_when_up(state: AppState) {
 fn keyboard(state: AppState) {
     let handle = window_event_listener(ev::keydown, move |e| {
         let key = e.key();
+        let ctrl = e.ctrl_key() || e.meta_key();
+        if (ctrl && key.eq_ignore_ascii_case("k"))
+            || (ctrl && e.shift_key() && key.eq_ignore_ascii_case("p"))
+        {
+            e.prevent_default();
+            state.chrome.palette.update(|p| *p = !*p);
+            return;
+        }
+        if state.chrome.palette.get_untracked() {
+            return; // the palette's own field handles its keys
+        }
+        if ctrl && e.shift_key() && key.eq_ignore_ascii_case("l") {
+            e.prevent_default();
+            toggle_theme(state);
+            return;
+        }
+        if e.alt_key() && matches!(key.as_str(), "1" | "2" | "3") {
+            e.prevent_default();
+            state.graph.tab.set(match key.as_str() {
+                "1" => Tab::Graph,
+                "2" => Tab::Threads,
+                _ => Tab::Assistant,
+            });
+            return;
+        }
+        if key == "F8" {
+            e.prevent_default();
+            state.continue_run();
+            return;
+        }
+        if key == "F10" {
+            e.prevent_default();
+            state.graph.step.update(|s| *s = !*s);
+            return;
+        }
         if (e.ctrl_key() || e.meta_key()) && key.eq_ignore_ascii_case("n") {
             e.prevent_default();
             if state.chrome.form.get_untracked().is_none() {

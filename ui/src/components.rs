@@ -1,5 +1,7 @@
 //! The pieces of the window, and small helpers they share.
 
+// The assistant editor: settings from the config schema, versions, diff, roll back.
+pub mod assistant;
 // Error banner and the outside-the-shell notice.
 pub mod banner;
 // Assistants and threads of the selected connection.
@@ -14,8 +16,14 @@ pub mod connection_form;
 pub mod icons;
 // The embedded runtime: state, start-up progress, project folder, log.
 pub mod local_runtime;
+// A thread's runs and a run's event log.
+pub mod runs;
+// The command palette.
+pub mod palette;
 // Runs from the thread view: composer, the streaming run, the interrupt resume form.
 pub mod run;
+// Forms generated from JSON Schemas (run input, config, assistant settings).
+pub mod schema_form;
 // The connection list.
 pub mod sidebar;
 // One thread: checkpoint timeline, state as a JSON tree, chat, pending interrupts.

@@ -4,17 +4,17 @@
 //! with [`use_app`]. Every answer that arrives after the user moved on (another connection or
 //! assistant selected meanwhile) is dropped, so a slow server never overwrites a newer view.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use orrery_api::desktop::{
-    ConnectionInput, ConnectionView, HealthState, LOCAL_CONNECTION, LocalRuntimeView, RunRequest,
-    STREAM_END, SidecarState, StateEdit,
+    AssistantDraft, ConnectionInput, ConnectionView, HealthState, LOCAL_CONNECTION,
+    LocalRuntimeView, RunRequest, STREAM_END, SidecarState, StateEdit,
 };
 use orrery_api::graph_layout::Graph;
 use orrery_api::studio::{LiveRun, RunPhase};
-use orrery_api::{Assistant, Thread, ThreadStatus};
+use orrery_api::{Assistant, AssistantVersion, Run, Thread, ThreadStatus};
 
 use crate::transport::{self, THREAD_PAGE};
 
@@ -93,6 +93,17 @@ pub enum Tab {
     Graph,
     /// Its threads.
     Threads,
+    /// Its settings and versions (the assistant editor).
+    Assistant,
+}
+
+/// A node's breakpoints: pause the next runs before it, after it, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Breakpoint {
+    /// `interrupt_before`.
+    pub before: bool,
+    /// `interrupt_after`.
+    pub after: bool,
 }
 
 /// The selected assistant's graph (the Studio's Graph screen).
@@ -110,6 +121,12 @@ pub struct GraphView {
     pub node: RwSignal<Option<String>>,
     /// The graph is shown beside the open thread (to watch a run light its nodes).
     pub beside: RwSignal<bool>,
+    /// Breakpoints set by clicking nodes, for the next runs of this assistant.
+    pub breakpoints: RwSignal<BTreeMap<String, Breakpoint>>,
+    /// Step mode: the next runs pause before every node.
+    pub step: RwSignal<bool>,
+    /// The assistant's schemas (`input_schema`, `config_schema`, ...).
+    pub schemas: RwSignal<Load<serde_json::Value>>,
     /// Bumped whenever the graph is asked for again, to drop late answers.
     epoch: StoredValue<u64>,
 }
@@ -123,6 +140,12 @@ pub struct ThreadView {
     pub history: RwSignal<Load<Vec<serde_json::Value>>>,
     /// The selected checkpoint's id (`None`: the current one).
     pub checkpoint: RwSignal<Option<String>>,
+    /// Its runs, newest first.
+    pub runs: RwSignal<Load<Vec<Run>>>,
+    /// The run whose event log is open.
+    pub run_log: RwSignal<Option<String>>,
+    /// The detail column shows the runs (not the selected checkpoint).
+    pub show_runs: RwSignal<bool>,
     /// Bumped whenever the thread is asked for again, to drop late answers.
     epoch: StoredValue<u64>,
 }
@@ -139,6 +162,8 @@ pub struct RunView {
     pub assistant: RwSignal<Option<String>>,
     /// A state edit (fork) is on its way.
     pub forking: RwSignal<bool>,
+    /// When it was asked for (`Date.now()`), for the event log's times.
+    started_ms: StoredValue<f64>,
     /// Bumped for every new run, so a replaced run's late events are dropped.
     epoch: StoredValue<u64>,
 }
@@ -167,10 +192,25 @@ pub struct Chrome {
     pub now: RwSignal<f64>,
     /// The shell's name and version.
     pub shell: RwSignal<String>,
+    /// The command palette is open.
+    pub palette: RwSignal<bool>,
     /// A poll is in flight (the next tick skips rather than piling up requests).
     polling: StoredValue<bool>,
     /// The last error a poll reported, so a failing poll does not re-open a dismissed banner.
     poll_error: StoredValue<Option<String>>,
+}
+
+/// The assistant editor: the selected assistant's versions and what is being done to it.
+#[derive(Clone, Copy)]
+pub struct AssistantEdit {
+    /// Its versions, newest first.
+    pub versions: RwSignal<Load<Vec<AssistantVersion>>>,
+    /// A save, delete or version change is on its way.
+    pub busy: RwSignal<bool>,
+    /// The delete waits for the user's confirmation.
+    pub confirm_delete: RwSignal<bool>,
+    /// What the last save said (shown under the form).
+    pub notice: RwSignal<Option<String>>,
 }
 
 /// Everything, as one context.
@@ -186,6 +226,8 @@ pub struct AppState {
     pub thread: ThreadView,
     /// The run started from the thread view.
     pub run: RunView,
+    /// The assistant editor.
+    pub edit: AssistantEdit,
     /// Banner, forms, theme, clock.
     pub chrome: Chrome,
 }
@@ -227,12 +269,18 @@ impl AppState {
                 collapsed: RwSignal::new(BTreeSet::new()),
                 node: RwSignal::new(None),
                 beside: RwSignal::new(false),
+                breakpoints: RwSignal::new(BTreeMap::new()),
+                step: RwSignal::new(false),
+                schemas: RwSignal::new(Load::Idle),
                 epoch: StoredValue::new(0),
             },
             thread: ThreadView {
                 state: RwSignal::new(Load::Idle),
                 history: RwSignal::new(Load::Idle),
                 checkpoint: RwSignal::new(None),
+                runs: RwSignal::new(Load::Idle),
+                run_log: RwSignal::new(None),
+                show_runs: RwSignal::new(false),
                 epoch: StoredValue::new(0),
             },
             run: RunView {
@@ -240,7 +288,14 @@ impl AppState {
                 thread: RwSignal::new(None),
                 assistant: RwSignal::new(None),
                 forking: RwSignal::new(false),
+                started_ms: StoredValue::new(0.0),
                 epoch: StoredValue::new(0),
+            },
+            edit: AssistantEdit {
+                versions: RwSignal::new(Load::Idle),
+                busy: RwSignal::new(false),
+                confirm_delete: RwSignal::new(false),
+                notice: RwSignal::new(None),
             },
             chrome: Chrome {
                 error: RwSignal::new(None),
@@ -249,6 +304,7 @@ impl AppState {
                 dark: RwSignal::new(dark),
                 now: RwSignal::new(js_sys::Date::now()),
                 shell: RwSignal::new(String::from("…")),
+                palette: RwSignal::new(false),
                 polling: StoredValue::new(false),
                 poll_error: StoredValue::new(None),
             },
@@ -395,7 +451,12 @@ impl AppState {
         self.reset_threads();
         self.load_threads(0);
         self.graph.collapsed.set(BTreeSet::new());
+        self.graph.breakpoints.set(BTreeMap::new());
+        self.graph.schemas.set(Load::Loading);
+        self.edit.confirm_delete.set(false);
+        self.edit.notice.set(None);
         self.load_graph();
+        self.load_versions();
     }
 
     /// Forgets the graph (no assistant selected any more).
@@ -404,6 +465,8 @@ impl AppState {
         self.graph.node.set(None);
         self.graph.collapsed.set(BTreeSet::new());
         self.graph.data.set(Load::Idle);
+        self.graph.schemas.set(Load::Idle);
+        self.edit.versions.set(Load::Idle);
     }
 
     /// Asks for the selected assistant's graph (again), with the current xray choice.
@@ -418,11 +481,24 @@ impl AppState {
         let epoch = self.graph.epoch.get_value();
         let xray = self.graph.xray.get_untracked();
         self.graph.data.set(Load::Loading);
+        if !matches!(self.graph.schemas.get_untracked(), Load::Ready(_)) {
+            self.graph.schemas.set(Load::Loading);
+        }
         spawn_local(async move {
             let answer = transport::assistant_graph(&conn, &assistant, xray).await;
             if self.graph.epoch.get_value() != epoch {
                 return;
             }
+            // The schemas (the run and config forms): a server without them leaves the
+            // forms to raw JSON, with no banner.
+            let schemas = transport::assistant_schemas(&conn, &assistant).await;
+            if self.graph.epoch.get_value() != epoch {
+                return;
+            }
+            self.graph.schemas.set(match schemas {
+                Ok(v) => Load::Ready(v),
+                Err(e) => Load::Failed(e),
+            });
             let parsed = answer.and_then(|v| {
                 Graph::from_json(&v).map_err(|e| format!("The server's graph is unreadable: {e}"))
             });
@@ -465,6 +541,8 @@ impl AppState {
         self.thread.checkpoint.set(None);
         self.thread.state.set(Load::Idle);
         self.thread.history.set(Load::Idle);
+        self.thread.runs.set(Load::Idle);
+        self.thread.run_log.set(None);
     }
 
     /// The selected assistant, if any.
@@ -535,8 +613,14 @@ impl AppState {
                 }
             }
         }
+        if request.interrupt_before.is_empty() && request.interrupt_after.is_empty() {
+            let (before, after) = self.breakpoint_lists();
+            request.interrupt_before = before;
+            request.interrupt_after = after;
+        }
         self.run.epoch.update_value(|e| *e += 1);
         let epoch = self.run.epoch.get_value();
+        self.run.started_ms.set_value(js_sys::Date::now());
         self.run.thread.set(Some(thread.clone()));
         self.run.assistant.set(Some(request.assistant_id.clone()));
         // The input's messages show at once; the graph's own echo of them is not streamed.
@@ -560,9 +644,10 @@ impl AppState {
                 self.run_ended();
                 return;
             }
+            let at = js_sys::Date::now() - self.run.started_ms.get_value();
             self.run.live.update(|r| {
                 if let Some(r) = r {
-                    r.apply(&part);
+                    r.apply_at(&part, at);
                 }
             });
         };
@@ -600,6 +685,150 @@ impl AppState {
         self.browse.threads.update(|t| {
             if let Some(x) = t.items.iter_mut().find(|x| x.thread_id == thread) {
                 x.status = status;
+            }
+        });
+    }
+
+    /// The breakpoints as the run request takes them: `["*"]` before every node in step mode.
+    pub fn breakpoint_lists(&self) -> (Vec<String>, Vec<String>) {
+        if self.graph.step.get_untracked() {
+            return (vec!["*".to_string()], Vec::new());
+        }
+        self.graph.breakpoints.with_untracked(|map| {
+            let pick = |f: fn(&Breakpoint) -> bool| {
+                map.iter().filter(|(_, b)| f(b)).map(|(n, _)| n.clone()).collect::<Vec<_>>()
+            };
+            (pick(|b| b.before), pick(|b| b.after))
+        })
+    }
+
+    /// Turns a node's breakpoint before (or after) it on or off.
+    pub fn toggle_breakpoint(self, node: &str, after: bool) {
+        self.graph.breakpoints.update(|map| {
+            let b = map.entry(node.to_string()).or_default();
+            if after {
+                b.after = !b.after;
+            } else {
+                b.before = !b.before;
+            }
+            if !b.before && !b.after {
+                map.remove(node);
+            }
+        });
+    }
+
+    /// Continues the open thread from where it paused (a breakpoint or step mode): a run with
+    /// no input, with the current breakpoints.
+    pub fn continue_run(self) {
+        self.start_run(RunRequest::default());
+    }
+
+    /// Loads the selected assistant's versions.
+    pub fn load_versions(self) {
+        let (Some(conn), Some(assistant)) =
+            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
+        else {
+            self.edit.versions.set(Load::Idle);
+            return;
+        };
+        self.edit.versions.set(Load::Loading);
+        spawn_local(async move {
+            let answer = transport::assistant_versions(&conn, &assistant).await;
+            if self.browse.assistant.get_untracked().as_deref() != Some(assistant.as_str()) {
+                return;
+            }
+            self.edit.versions.set(match answer {
+                Ok(list) => Load::Ready(list),
+                Err(e) => Load::Failed(e),
+            });
+        });
+    }
+
+    /// Puts an assistant the server just returned into the list (new or changed).
+    fn upsert_assistant(self, a: Assistant) {
+        self.browse.assistants.update(|l| {
+            if let Load::Ready(list) = l {
+                match list.iter_mut().find(|x| x.assistant_id == a.assistant_id) {
+                    Some(slot) => *slot = a,
+                    None => list.insert(0, a),
+                }
+            }
+        });
+    }
+
+    /// Saves the editor's draft: a new version of the selected assistant, or (`as_new`) a new
+    /// assistant, which is then selected.
+    pub async fn save_assistant(self, draft: AssistantDraft, as_new: bool) -> Result<(), String> {
+        let Some(conn) = self.conns.selected.get_untracked() else {
+            return Err("Select a connection first".into());
+        };
+        let current = self.browse.assistant.get_untracked();
+        self.edit.busy.set(true);
+        let answer = match (&current, as_new) {
+            (Some(id), false) => transport::assistant_update(&conn, id, &draft).await,
+            _ => transport::assistant_create(&conn, &draft).await,
+        };
+        self.edit.busy.set(false);
+        let a = answer?;
+        let id = a.assistant_id.clone();
+        let version = a.version;
+        self.upsert_assistant(a);
+        if as_new {
+            self.select_assistant(id);
+            self.edit.notice.set(Some("Created: the new assistant is selected".into()));
+        } else {
+            self.load_versions();
+            self.edit.notice.set(Some(format!("Saved as version {version}")));
+        }
+        Ok(())
+    }
+
+    /// Makes one of the selected assistant's versions its current one.
+    pub fn set_latest(self, version: i64) {
+        let (Some(conn), Some(assistant)) =
+            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
+        else {
+            return;
+        };
+        self.edit.busy.set(true);
+        spawn_local(async move {
+            let answer = transport::assistant_set_latest(&conn, &assistant, version).await;
+            self.edit.busy.set(false);
+            match answer {
+                Ok(a) => {
+                    self.upsert_assistant(a);
+                    self.load_versions();
+                    self.edit.notice.set(Some(format!("Version {version} is the current one")));
+                }
+                Err(e) => self.report(format!("Cannot set version {version} as current: {e}")),
+            }
+        });
+    }
+
+    /// Deletes the selected assistant (the user confirmed).
+    pub fn delete_assistant(self) {
+        let (Some(conn), Some(assistant)) =
+            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
+        else {
+            return;
+        };
+        self.edit.confirm_delete.set(false);
+        self.edit.busy.set(true);
+        spawn_local(async move {
+            let answer = transport::assistant_delete(&conn, &assistant).await;
+            self.edit.busy.set(false);
+            match answer {
+                Ok(()) => {
+                    self.browse.assistants.update(|l| {
+                        if let Load::Ready(list) = l {
+                            list.retain(|a| a.assistant_id != assistant);
+                        }
+                    });
+                    self.browse.assistant.set(None);
+                    self.reset_threads();
+                    self.reset_graph();
+                }
+                Err(e) => self.report(format!("Cannot delete the assistant: {e}")),
             }
         });
     }
@@ -692,6 +921,16 @@ impl AppState {
             if self.thread.epoch.get_value() != epoch {
                 return;
             }
+            // The runs list is a side view: a server that cannot list runs leaves it failed
+            // without a banner.
+            let runs = transport::runs_list(&conn, &thread).await;
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            self.thread.runs.set(match runs {
+                Ok(list) => Load::Ready(list),
+                Err(e) => Load::Failed(e),
+            });
             self.thread.checkpoint.set(None);
             match state {
                 Ok(v) => self.thread.state.set(Load::Ready(v)),

@@ -5,9 +5,9 @@
 //! the shell) into the plain message a user can read.
 
 use orrery_api::desktop::{
-    ConnectionInput, ConnectionView, LocalRuntimeView, RunRequest, StateEdit,
+    AssistantDraft, ConnectionInput, ConnectionView, LocalRuntimeView, RunRequest, StateEdit,
 };
-use orrery_api::{Assistant, StreamPart, Thread};
+use orrery_api::{Assistant, AssistantVersion, Run, StreamPart, Thread};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
@@ -164,6 +164,89 @@ pub async fn assistant_graph(
     xray: bool,
 ) -> Result<serde_json::Value, String> {
     call("assistant_graph", &GraphOf { conn, assistant_id, xray }).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssistantOf<'a> {
+    conn: &'a str,
+    assistant_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DraftFor<'a> {
+    conn: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assistant_id: Option<&'a str>,
+    draft: &'a AssistantDraft,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VersionOf<'a> {
+    conn: &'a str,
+    assistant_id: &'a str,
+    version: i64,
+}
+
+/// An assistant's schemas (`input_schema`, `config_schema`, `context_schema`, ...).
+pub async fn assistant_schemas(
+    conn: &str,
+    assistant_id: &str,
+) -> Result<serde_json::Value, String> {
+    call("assistant_schemas", &AssistantOf { conn, assistant_id }).await
+}
+
+/// Creates an assistant.
+pub async fn assistant_create(conn: &str, draft: &AssistantDraft) -> Result<Assistant, String> {
+    call("assistant_create", &DraftFor { conn, assistant_id: None, draft }).await
+}
+
+/// Saves a new version of an assistant.
+pub async fn assistant_update(
+    conn: &str,
+    assistant_id: &str,
+    draft: &AssistantDraft,
+) -> Result<Assistant, String> {
+    call("assistant_update", &DraftFor { conn, assistant_id: Some(assistant_id), draft }).await
+}
+
+/// Deletes an assistant.
+pub async fn assistant_delete(conn: &str, assistant_id: &str) -> Result<(), String> {
+    call("assistant_delete", &AssistantOf { conn, assistant_id }).await
+}
+
+/// An assistant's versions, newest first.
+pub async fn assistant_versions(
+    conn: &str,
+    assistant_id: &str,
+) -> Result<Vec<AssistantVersion>, String> {
+    call("assistant_versions", &AssistantOf { conn, assistant_id }).await
+}
+
+/// Makes a version the assistant's current one.
+pub async fn assistant_set_latest(
+    conn: &str,
+    assistant_id: &str,
+    version: i64,
+) -> Result<Assistant, String> {
+    call("assistant_set_latest", &VersionOf { conn, assistant_id, version }).await
+}
+
+#[derive(Serialize)]
+struct Highlight<'a> {
+    value: &'a serde_json::Value,
+}
+
+/// A value pretty-printed and highlighted by the shell as HTML (escaped text, `sy-` classes).
+pub async fn highlight_json(value: &serde_json::Value) -> Result<String, String> {
+    call("highlight_json", &Highlight { value }).await
+}
+
+/// A thread's runs, newest first.
+pub async fn runs_list(conn: &str, thread_id: &str) -> Result<Vec<Run>, String> {
+    call("runs_list", &ThreadOf { conn, thread_id }).await
 }
 
 /// What the thread list shows: one assistant's threads, of a status, with metadata pairs

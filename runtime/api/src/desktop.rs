@@ -132,6 +132,30 @@ pub struct RunRequest {
     /// Double-texting strategy when the thread is busy: `reject`, `enqueue`, `interrupt` or
     /// `rollback` (the server's default, `enqueue`, when `None`).
     pub multitask_strategy: Option<String>,
+    /// Breakpoints: pause before these nodes (`["*"]`: before every node, step mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupt_before: Vec<String>,
+    /// Breakpoints: pause after these nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupt_after: Vec<String>,
+}
+
+/// An assistant as the Studio's editor writes it (`POST /assistants` to create one,
+/// `PATCH /assistants/{id}` to save a new version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AssistantDraft {
+    /// The graph it runs.
+    pub graph_id: String,
+    /// Display name.
+    pub name: String,
+    /// Description (empty: none).
+    pub description: String,
+    /// `{configurable: {...}, tags?, recursion_limit?}`.
+    pub config: Value,
+    /// Runtime context (`None`: leave it as it is).
+    pub context: Option<Value>,
+    /// Metadata.
+    pub metadata: Value,
 }
 
 /// A state edit at a checkpoint (`POST /threads/{id}/state`), which forks the thread there.

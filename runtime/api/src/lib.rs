@@ -5,6 +5,7 @@
 //! Field order follows the order the real server emits.
 
 pub mod desktop;
+pub mod forms;
 pub mod graph_layout;
 pub mod studio;
 

@@ -52,6 +52,21 @@ impl RunPhase {
     }
 }
 
+/// How many events a run's log keeps (a longer run keeps its first ones and counts the rest in
+/// [`LiveRun::events`]).
+pub const LOG_LIMIT: usize = 5000;
+
+/// One event of a run's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    /// Milliseconds since the run was asked for (0 when the caller keeps no clock).
+    pub at_ms: f64,
+    /// The event name (`updates`, `messages`, `debug`, `values|child:1`...).
+    pub event: String,
+    /// Its payload.
+    pub data: Value,
+}
+
 /// A run as its stream told it so far.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LiveRun {
@@ -77,6 +92,11 @@ pub struct LiveRun {
     pub events: usize,
     /// The user asked to cancel it; the stream's end then means it was cancelled.
     pub cancelling: bool,
+    /// It stopped at a breakpoint (`interrupt_before` / `interrupt_after`, step mode): an
+    /// `__interrupt__` update with no interrupt in it.
+    pub paused: bool,
+    /// Every event as it arrived (the run's event log), the first [`LOG_LIMIT`] of them.
+    pub log: Vec<LoggedEvent>,
     /// Task starts came from `debug` events, so `updates` do not light nodes again.
     saw_tasks: bool,
     /// Accumulated `args` text of tool call chunks, by message id and chunk index.
@@ -91,7 +111,19 @@ impl LiveRun {
 
     /// Folds one stream event in.
     pub fn apply(&mut self, part: &StreamPart) {
+        self.apply_at(part, 0.0);
+    }
+
+    /// Folds one stream event in that arrived `at_ms` milliseconds after the run was asked for.
+    pub fn apply_at(&mut self, part: &StreamPart, at_ms: f64) {
         self.events += 1;
+        if self.log.len() < LOG_LIMIT {
+            self.log.push(LoggedEvent {
+                at_ms,
+                event: part.event.clone(),
+                data: part.data.clone(),
+            });
+        }
         if self.phase == RunPhase::Starting {
             self.phase = RunPhase::Streaming;
         }
@@ -140,7 +172,7 @@ impl LiveRun {
         if self.phase.in_flight() {
             self.phase = if self.cancelling {
                 RunPhase::Cancelled
-            } else if self.interrupts.is_empty() {
+            } else if self.interrupts.is_empty() && !self.paused {
                 RunPhase::Done
             } else {
                 RunPhase::Interrupted
@@ -202,9 +234,12 @@ impl LiveRun {
         let Some(map) = data.as_object() else { return };
         for (node, update) in map {
             if node == "__interrupt__" {
-                if let Some(ints) = update.as_array() {
-                    self.interrupts = ints.clone();
+                match update.as_array() {
+                    Some(ints) if !ints.is_empty() => self.interrupts = ints.clone(),
+                    // A breakpoint stops the run without an interrupt value.
+                    _ => self.paused = true,
                 }
+                self.active.clear();
                 continue;
             }
             if !self.saw_tasks {
@@ -503,6 +538,31 @@ mod tests {
         assert_eq!(run.interrupts.len(), 1);
         run.finish();
         assert_eq!(run.phase, RunPhase::Interrupted);
+    }
+
+    #[test]
+    fn a_breakpoint_pauses_the_run_and_every_event_is_logged() {
+        let mut run = LiveRun::new();
+        run.apply_at(&part("metadata", json!({"run_id": "r1"})), 1.5);
+        run.apply_at(&part("updates", json!({"step_1": {"steps": ["step_1"]}})), 3.0);
+        run.apply_at(&part("updates", json!({"__interrupt__": []})), 4.0);
+        assert!(run.paused);
+        assert!(run.interrupts.is_empty());
+        run.finish();
+        assert_eq!(run.phase, RunPhase::Interrupted, "a breakpoint waits for Continue");
+        let log: Vec<(f64, &str)> = run.log.iter().map(|e| (e.at_ms, e.event.as_str())).collect();
+        assert_eq!(log, [(1.5, "metadata"), (3.0, "updates"), (4.0, "updates")]);
+        assert_eq!(run.log[2].data, json!({"__interrupt__": []}));
+
+        // A run with no breakpoint ends done, and a long one logs its first events only.
+        let mut run = LiveRun::new();
+        for i in 0..LOG_LIMIT + 10 {
+            run.apply(&part("custom", json!(i)));
+        }
+        run.finish();
+        assert_eq!(run.phase, RunPhase::Done);
+        assert_eq!(run.log.len(), LOG_LIMIT);
+        assert_eq!(run.events, LOG_LIMIT + 10);
     }
 
     #[test]

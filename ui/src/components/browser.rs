@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use orrery_api::desktop::HealthState;
 use orrery_api::{Assistant, Thread};
 
+use crate::components::assistant::AssistantPanel;
 use crate::components::graph::GraphPanel;
 use crate::components::thread::ThreadPanel;
 use crate::components::{ago, icons};
@@ -40,11 +41,13 @@ pub fn Browser() -> impl IntoView {
                 <div class="tabs" role="tablist" aria-label="Assistant views">
                     {tab_button(Tab::Graph, "tab-graph", "Graph")}
                     {tab_button(Tab::Threads, "tab-threads", "Threads")}
+                    {tab_button(Tab::Assistant, "tab-assistant", "Assistant")}
                 </div>
                 {move || match tab.get() {
                     Tab::Graph => view! { <GraphPanel /> }.into_any(),
                     Tab::Threads if open.get() => view! { <ThreadPanel /> }.into_any(),
                     Tab::Threads => view! { <Threads /> }.into_any(),
+                    Tab::Assistant => view! { <AssistantPanel /> }.into_any(),
                 }}
             </div>
         </div>

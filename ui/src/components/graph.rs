@@ -548,6 +548,16 @@ fn node_view(
         }
     });
     let label_x = if collapsed { (w - 30.0) / 2.0 + 2.0 } else { w / 2.0 };
+    let bp = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            state.graph.breakpoints.with(|m| m.get(&id).copied().unwrap_or_default())
+        })
+    };
+    let has_bp = move || {
+        let b = bp.get();
+        b.before || b.after
+    };
     let click_id = id.clone();
     view! {
         <g
@@ -555,6 +565,7 @@ fn node_view(
             class:selected=selected
             class:running=running
             class:visited=visited
+            class:breakpoint=has_bp
             data-id=id
             transform=format!("translate({},{})", f(n.rect.x), f(n.rect.y))
             on:click=move |e| {
@@ -565,6 +576,8 @@ fn node_view(
             {stack}
             <rect class="box" width=f(w) height=f(h) rx=f(rx)></rect>
             <text x=f(label_x) y=f(h / 2.0)>{n.label.clone()}</text>
+            {move || bp.get().before.then(|| view! { <circle class="bp before" cx="0" cy=f(h / 2.0) r="5"><title>"Pauses before"</title></circle> })}
+            {move || bp.get().after.then(|| view! { <circle class="bp after" cx=f(w) cy=f(h / 2.0) r="5"><title>"Pauses after"</title></circle> })}
             <text class="order" x=f(w - 4.0) y="-5">
                 {move || order().filter(|o| !o.is_empty()).map(|o| format!("#{o}"))}
             </text>
@@ -734,16 +747,59 @@ fn NodePanel(layout: Memo<Option<Arc<Layout>>>) -> impl IntoView {
                         </div>
                     })}
                     <LastUpdate node=placed.id.clone() />
-                    <div class="side-block">
-                        <span class="breakpoint-wrap" title="next slice">
-                            <button id="graph-breakpoint" type="button" disabled title="next slice">
-                                "Breakpoint"
-                            </button>
-                        </span>
-                    </div>
+                    {(placed.kind == NodeKind::Node).then(|| view! { <BreakpointToggles node=placed.id.clone() /> })}
                 </aside>
             }
         })
+    }
+}
+
+/// Breakpoints on a node for the next runs: pause before it, after it.
+#[component]
+fn BreakpointToggles(node: String) -> impl IntoView {
+    let state = use_app();
+    let get = {
+        let node = node.clone();
+        move || state.graph.breakpoints.with(|m| m.get(&node).copied().unwrap_or_default())
+    };
+    let toggle = move |after: bool| {
+        let node = node.clone();
+        move |_| state.toggle_breakpoint(&node, after)
+    };
+    let before_on = {
+        let get = get.clone();
+        move || get().before
+    };
+    let after_on = move || get().after;
+    view! {
+        <div class="side-block breakpoints">
+            <div class="caps-title">"Breakpoints (next runs)"</div>
+            <button
+                id="bp-before"
+                type="button"
+                class="toggle"
+                class:on=before_on.clone()
+                aria-pressed=move || if before_on() { "true" } else { "false" }
+                title="Pause the next runs before this node (interrupt_before)"
+                on:click=toggle(false)
+            >
+                "● Pause before"
+            </button>
+            <button
+                id="bp-after"
+                type="button"
+                class="toggle"
+                class:on=after_on.clone()
+                aria-pressed=move || if after_on() { "true" } else { "false" }
+                title="Pause the next runs after this node (interrupt_after)"
+                on:click=toggle(true)
+            >
+                "● Pause after"
+            </button>
+            {move || state.graph.step.get().then(|| view! {
+                <p class="muted">"Step mode is on: runs pause before every node."</p>
+            })}
+        </div>
     }
 }
 

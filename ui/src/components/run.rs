@@ -9,8 +9,20 @@ use orrery_api::desktop::RunRequest;
 use orrery_api::studio::RunPhase;
 use serde_json::{Value, json};
 
+use orrery_api::forms::{self, Field};
+
+use crate::components::schema_form::SchemaForm;
 use crate::components::thread::messages_view;
-use crate::state::{AppState, use_app};
+use crate::state::{AppState, Load, use_app};
+
+/// The fields of one of the selected assistant's schemas (none while they load or when the
+/// server has none).
+fn schema_fields(state: AppState, key: &str) -> Vec<Field> {
+    state.graph.schemas.with(|s| match s {
+        Load::Ready(v) => v.get(key).map(forms::fields).unwrap_or_default(),
+        _ => Vec::new(),
+    })
+}
 
 /// What the composer sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +31,8 @@ enum Mode {
     Chat,
     /// Any JSON input.
     Json,
+    /// A form generated from the input schema.
+    Form,
 }
 
 /// Parses a JSON field, saying which field and where it is wrong.
@@ -39,7 +53,7 @@ fn parse_config(text: &str) -> Result<Option<Value>, String> {
 
 /// The last 8 characters of an id: time-ordered ids (UUIDv7) made close together share their
 /// first ones.
-fn tail(id: &str) -> &str {
+pub fn tail(id: &str) -> &str {
     let start = id.char_indices().rev().nth(7).map(|(i, _)| i).unwrap_or(0);
     &id[start..]
 }
@@ -77,6 +91,16 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
     let strategy = RwSignal::new(String::from("enqueue"));
     let problem = RwSignal::new(None::<String>);
     let busy = Memo::new(move |_| thread_busy(state));
+    let input_fields = Memo::new(move |_| schema_fields(state, "input_schema"));
+    let config_fields = Memo::new(move |_| {
+        let f = schema_fields(state, "config_schema");
+        if f.is_empty() { schema_fields(state, "context_schema") } else { f }
+    });
+    let form_texts = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
+    let config_texts = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
+    let text_in = |texts: RwSignal<std::collections::BTreeMap<String, String>>| {
+        move |n: &str| texts.with_untracked(|t| t.get(n).cloned().unwrap_or_default())
+    };
 
     let send = move || {
         let body = match mode() {
@@ -89,11 +113,27 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                 Ok(json!({"messages": [{"role": "user", "content": t.trim()}]}))
             }
             Mode::Json => parse_json(&input.get_untracked(), "The input"),
+            Mode::Form => input_fields
+                .with_untracked(|f| forms::object_of(f, text_in(form_texts)))
+                .map(Value::Object),
         };
         let request = body.and_then(|input| {
+            let mut config = parse_config(&config.get_untracked())?;
+            // The config form's fields go into `configurable`, over the JSON's.
+            let fields =
+                config_fields.with_untracked(|f| forms::object_of(f, text_in(config_texts)))?;
+            if !fields.is_empty() {
+                let c = config.get_or_insert_with(|| json!({}));
+                if let Some(obj) = c.as_object_mut() {
+                    let slot = obj.entry("configurable").or_insert_with(|| json!({}));
+                    if let Some(conf) = slot.as_object_mut() {
+                        conf.extend(fields);
+                    }
+                }
+            }
             Ok(RunRequest {
                 input: Some(input),
-                config: parse_config(&config.get_untracked())?,
+                config,
                 multitask_strategy: busy.get_untracked().then(|| strategy.get_untracked()),
                 ..RunRequest::default()
             })
@@ -135,6 +175,7 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                 <div class="tabs" role="tablist" aria-label="Input">
                     {mode_button(Mode::Chat, "composer-chat", "Chat")}
                     {mode_button(Mode::Json, "composer-json", "JSON input")}
+                    {move || input_fields.with(|f| !f.is_empty()).then(|| mode_button(Mode::Form, "composer-form", "Form"))}
                 </div>
                 <button
                     id="composer-config"
@@ -146,6 +187,29 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                 >
                     {move || if show_config.get() { "Config ▾" } else { "Config ▸" }}
                 </button>
+                <label class="step-toggle" title="Pause before every node; Continue runs one node at a time (F10)">
+                    <input
+                        id="composer-step"
+                        type="checkbox"
+                        prop:checked=move || state.graph.step.get()
+                        on:change=move |e| state.graph.step.set(event_target_checked(&e))
+                    />
+                    "Step mode"
+                </label>
+                {move || {
+                    let n = state.graph.breakpoints.with(|m| m.len());
+                    (n > 0).then(|| view! {
+                        <button
+                            id="composer-breakpoints"
+                            type="button"
+                            class="link bp-count"
+                            title="Breakpoints set on the graph's nodes; click to clear them"
+                            on:click=move |_| state.graph.breakpoints.set(Default::default())
+                        >
+                            {format!("● {n} breakpoint{} ×", if n == 1 { "" } else { "s" })}
+                        </button>
+                    })
+                }}
                 <span class="spacer"></span>
                 {move || busy.get().then(|| view! {
                     <label class="strategy" title="The thread is busy: what to do with the run in progress">
@@ -164,6 +228,14 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                 })}
             </div>
             {move || show_config.get().then(|| view! {
+                {move || {
+                    let f = config_fields.get();
+                    (!f.is_empty()).then(|| view! {
+                        <div id="run-config-form" class="config-form">
+                            <SchemaForm fields=f texts=config_texts prefix="run-cfg" />
+                        </div>
+                    })
+                }}
                 <textarea
                     id="run-config"
                     class="mono"
@@ -186,6 +258,11 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
                             on:input=move |e| text.set(event_target_value(&e))
                             on:keydown=on_key
                         ></textarea>
+                    }.into_any(),
+                    Mode::Form => view! {
+                        <div id="run-form" class="run-form">
+                            <SchemaForm fields=input_fields.get() texts=form_texts prefix="in" />
+                        </div>
                     }.into_any(),
                     Mode::Json => view! {
                         <textarea
@@ -366,6 +443,35 @@ pub fn ResumeForm() -> impl IntoView {
                 </button>
             </div>
             {move || problem.get().map(|p| view! { <p class="form-error">{p}</p> })}
+        </div>
+    }
+}
+
+/// The run paused at a breakpoint (or in step mode) with nothing to answer: Continue runs on
+/// from the checkpoint with no input, with the same breakpoints.
+#[component]
+pub fn ContinueBar() -> impl IntoView {
+    let state = use_app();
+    view! {
+        <div id="continue-bar" class="continue-bar">
+            <span class="muted">
+                {move || if state.graph.step.get() {
+                    "Step mode: the run pauses before every node."
+                } else {
+                    "Paused: the thread goes on from here when it runs with no input."
+                }}
+            </span>
+            <span class="spacer"></span>
+            <button
+                id="run-continue"
+                type="button"
+                class="primary"
+                disabled=move || state.run_in_flight()
+                title="Run on from here (F8)"
+                on:click=move |_| state.continue_run()
+            >
+                "Continue ▶"
+            </button>
         </div>
     }
 }

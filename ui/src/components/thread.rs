@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::components::browser::loading;
 use crate::components::graph::GraphPanel;
-use crate::components::run::{Composer, LiveRunPanel, ResumeForm, parse_json};
+use crate::components::run::{Composer, ContinueBar, LiveRunPanel, ResumeForm, parse_json};
+use crate::components::runs::RunsPanel;
 use crate::components::{ago, icons};
 use crate::format::short_id;
 use crate::state::{Load, use_app};
@@ -121,6 +122,7 @@ pub fn ThreadPanel() -> impl IntoView {
         })
     });
 
+    let show_runs = state.thread.show_runs;
     let status_view =
         move || status().map(|s| view! { <span class=format!("status {s}")>{s.clone()}</span> });
     // Loading, failed or ready: the body is built again only when this changes, so a quiet
@@ -159,8 +161,9 @@ pub fn ThreadPanel() -> impl IntoView {
                 <Timeline checkpoints=checkpoints current=current selected=selected_id />
                 <div class="detail-column">
                     <div class="checkpoint-detail">
+                        {move || show_runs.get().then(|| view! { <RunsPanel /> })}
                         {move || {
-                            selected
+                            (!show_runs.get()).then(|| selected
                                 .get()
                                 .map(|s| {
                                     let current = selected_id.get() == current.get();
@@ -168,7 +171,7 @@ pub fn ThreadPanel() -> impl IntoView {
                                     view! { <Checkpoint s=s parent=parent current=current /> }
                                         .into_any()
                                 })
-                                .unwrap_or_else(|| view! { <LiveRunPanel /> }.into_any())
+                                .unwrap_or_else(|| view! { <LiveRunPanel /> }.into_any()))
                         }}
                     </div>
                     <Composer chat=chat />
@@ -197,6 +200,15 @@ pub fn ThreadPanel() -> impl IntoView {
                 </h3>
                 {status_view}
                 <span class="spacer"></span>
+                <button
+                    id="thread-runs"
+                    type="button"
+                    class:on=move || show_runs.get()
+                    title="The thread's runs and their event logs (Ctrl+R)"
+                    on:click=move |_| show_runs.update(|b| *b = !*b)
+                >
+                    {move || if show_runs.get() { "Checkpoint" } else { "Runs" }}
+                </button>
                 <button
                     id="thread-graph"
                     type="button"
@@ -406,6 +418,7 @@ fn Checkpoint(s: Value, parent: Option<Value>, current: bool) -> impl IntoView {
                 {next_view}
                 {interrupt_views}
                 {(current && has_interrupts).then(|| view! { <ResumeForm /> })}
+                {(current && !has_interrupts).then(|| view! { <ContinueBar /> })}
             </div>
         }
     });
@@ -525,11 +538,62 @@ fn Checkpoint(s: Value, parent: Option<Value>, current: bool) -> impl IntoView {
         {chat}
         <LiveRunPanel />
         {changes}
+        <StateView values=values />
+    }
+}
+
+/// The state at a checkpoint: a collapsible tree, or the whole JSON highlighted by the shell
+/// (syntect).
+#[component]
+fn StateView(values: Value) -> impl IntoView {
+    let raw = RwSignal::new(false);
+    let html = RwSignal::new(None::<String>);
+    let tree = json_node(None, &values, 0);
+    let show_raw = move |_| {
+        raw.set(true);
+        if html.get_untracked().is_some() {
+            return;
+        }
+        let values = values.clone();
+        leptos::task::spawn_local(async move {
+            let answer = crate::transport::highlight_json(&values).await;
+            // Outside the shell (or if it fails) the plain text, escaped by the view.
+            html.set(Some(answer.unwrap_or_else(|_| {
+                let text = serde_json::to_string_pretty(&values).unwrap_or_default();
+                text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+            })));
+        });
+    };
+    view! {
         <div class="detail-section">
-            <div class="side-caption">"State"</div>
-            <div id="state-json" class="json-tree">
-                {json_node(None, &values, 0)}
+            <div class="side-caption state-caption">
+                "State"
+                <span class="spacer"></span>
+                <button
+                    id="state-tree-toggle"
+                    type="button"
+                    class="tab"
+                    class:active=move || !raw.get()
+                    on:click=move |_| raw.set(false)
+                >
+                    "Tree"
+                </button>
+                <button
+                    id="state-raw-toggle"
+                    type="button"
+                    class="tab"
+                    class:active=move || raw.get()
+                    title="The whole state as highlighted JSON"
+                    on:click=show_raw
+                >
+                    "JSON"
+                </button>
             </div>
+            <div id="state-json" class="json-tree" class:hidden=move || raw.get()>{tree}</div>
+            {move || raw.get().then(|| match html.get() {
+                Some(h) => view! { <pre id="state-raw" class="json-raw" inner_html=h></pre> }.into_any(),
+                None => view! { <p class="muted">"Highlighting…"</p> }.into_any(),
+            })}
         </div>
     }
 }
