@@ -387,16 +387,18 @@ async fn thread_state(
     remote::thread_state(&target, &thread_id).await
 }
 
-/// Up to `limit` of a thread's checkpoints (states), newest first.
+/// Up to `limit` of a thread's checkpoints (states), newest first; older than `before` (a
+/// checkpoint id) when given.
 #[tauri::command]
 async fn thread_history(
     shell: tauri::State<'_, Shell>,
     conn: String,
     thread_id: String,
     limit: u32,
+    before: Option<String>,
 ) -> Cmd<Vec<serde_json::Value>> {
     let target = shell.target(&conn)?;
-    remote::thread_history(&target, &thread_id, limit.clamp(1, 1000)).await
+    remote::thread_history(&target, &thread_id, limit.clamp(1, 1000), before.as_deref()).await
 }
 
 /// Creates an empty thread for an assistant.

@@ -254,9 +254,13 @@ pub async fn thread_history(
     target: &Target,
     thread_id: &str,
     limit: u32,
+    before: Option<&str>,
 ) -> Result<Vec<Value>, String> {
-    let query =
+    let mut query =
         orrery_client::HistorySearch { limit: Some(u64::from(limit)), ..Default::default() };
+    if let Some(b) = before.filter(|b| !b.is_empty()) {
+        query = query.before_checkpoint(b);
+    }
     let states = client(target)?
         .threads()
         .search_history(thread_id, &query)

@@ -183,8 +183,8 @@ async fn measure_thread_list_and_history() {
     shot(client, "measure-threads-last.png").await;
 
     // The long thread: back to the first page, open it (the newest), time its timeline.
-    let (mut history, mut scroll) = (vec![], vec![]);
-    let mut shown = 0.0;
+    let (mut history, mut scroll, mut load_all, mut scroll_all) = (vec![], vec![], vec![], vec![]);
+    let (mut shown, mut all) = (0.0, 0.0);
     for i in 0..REPEATS {
         let script = format!(
             "{UNTIL} const back = document.querySelector('#thread-back'); if (back) back.click();
@@ -202,7 +202,21 @@ async fn measure_thread_list_and_history() {
                   const ms = changed - t0;
                   const el = scroller(document.querySelector('#timeline li.checkpoint'));
                   if (!el) {{ done({{ms, shown: n, scroll: 0}}); return; }}
-                  scrollAll(el, s => done({{ms, shown: n, scroll: s}}));
+                  scrollAll(el, s => {{
+                    // Then every older page, 50 at a time, and the whole timeline scrolled.
+                    const count = () => document.querySelectorAll('#timeline li.checkpoint').length;
+                    const t1 = performance.now();
+                    (function more() {{
+                      const b = document.querySelector('#timeline-older');
+                      if (!b) {{
+                        const load_all = performance.now() - t1;
+                        scrollAll(el, s2 => done({{ms, shown: n, scroll: s, all: count(), load_all, scroll_all: s2}}));
+                        return;
+                      }}
+                      const before = count(); b.click();
+                      until(() => count() > before || !document.querySelector('#timeline-older'), more);
+                    }})();
+                  }});
                 }});
               }});
             }});",
@@ -212,6 +226,9 @@ async fn measure_thread_list_and_history() {
         println!("  history: {v}");
         history.push(number(&v, "ms"));
         scroll.push(number(&v, "scroll"));
+        load_all.push(number(&v, "load_all"));
+        scroll_all.push(number(&v, "scroll_all"));
+        all = number(&v, "all");
         shown = number(&v, "shown");
         if i == 0 {
             shot(client, "measure-history.png").await;
@@ -235,4 +252,9 @@ async fn measure_thread_list_and_history() {
         median(history)
     );
     println!("  scroll the timeline end to end: {:.1} ms", median(scroll));
+    println!(
+        "  load every older checkpoint (\"Load older\", 50 a page) until {all} are shown: {:.1} ms",
+        median(load_all)
+    );
+    println!("  scroll the whole timeline end to end: {:.1} ms", median(scroll_all));
 }

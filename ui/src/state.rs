@@ -146,6 +146,10 @@ pub struct ThreadView {
     pub run_log: RwSignal<Option<String>>,
     /// The detail column shows the runs (not the selected checkpoint).
     pub show_runs: RwSignal<bool>,
+    /// The history's last page was full: older checkpoints may be there.
+    pub older: RwSignal<bool>,
+    /// Older checkpoints are being loaded.
+    pub loading_older: RwSignal<bool>,
     /// Bumped whenever the thread is asked for again, to drop late answers.
     epoch: StoredValue<u64>,
 }
@@ -281,6 +285,8 @@ impl AppState {
                 runs: RwSignal::new(Load::Idle),
                 run_log: RwSignal::new(None),
                 show_runs: RwSignal::new(false),
+                older: RwSignal::new(false),
+                loading_older: RwSignal::new(false),
                 epoch: StoredValue::new(0),
             },
             run: RunView {
@@ -917,7 +923,7 @@ impl AppState {
             if self.thread.epoch.get_value() != epoch {
                 return;
             }
-            let history = transport::thread_history(&conn, &thread).await;
+            let history = transport::thread_history(&conn, &thread, None).await;
             if self.thread.epoch.get_value() != epoch {
                 return;
             }
@@ -940,11 +946,55 @@ impl AppState {
                 }
             }
             match history {
-                Ok(list) => self.thread.history.set(Load::Ready(list)),
+                Ok(list) => {
+                    self.thread.older.set(list.len() >= transport::HISTORY_LIMIT as usize);
+                    self.thread.history.set(Load::Ready(list));
+                }
                 Err(e) => {
                     self.thread.history.set(Load::Failed(e.clone()));
                     self.report(e);
                 }
+            }
+        });
+    }
+
+    /// Appends the next page of older checkpoints to the open thread's timeline.
+    pub fn load_older_history(self) {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
+        else {
+            return;
+        };
+        let oldest = self.thread.history.with_untracked(|h| match h {
+            Load::Ready(list) => list
+                .last()
+                .and_then(|c| c.pointer("/checkpoint/checkpoint_id"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        });
+        let Some(oldest) = oldest else { return };
+        if self.thread.loading_older.get_untracked() {
+            return;
+        }
+        let epoch = self.thread.epoch.get_value();
+        self.thread.loading_older.set(true);
+        spawn_local(async move {
+            let page = transport::thread_history(&conn, &thread, Some(&oldest)).await;
+            self.thread.loading_older.set(false);
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            match page {
+                Ok(page) => {
+                    self.thread.older.set(page.len() >= transport::HISTORY_LIMIT as usize);
+                    self.thread.history.update(|h| {
+                        if let Load::Ready(list) = h {
+                            list.extend(page);
+                        }
+                    });
+                }
+                Err(e) => self.report(format!("Cannot load older checkpoints: {e}")),
             }
         });
     }

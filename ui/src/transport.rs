@@ -119,6 +119,7 @@ struct HistoryOf<'a> {
     conn: &'a str,
     thread_id: &'a str,
     limit: u32,
+    before: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -296,9 +297,14 @@ pub async fn thread_state(conn: &str, thread_id: &str) -> Result<serde_json::Val
     call("thread_state", &ThreadOf { conn, thread_id }).await
 }
 
-/// A thread's checkpoints, newest first.
-pub async fn thread_history(conn: &str, thread_id: &str) -> Result<Vec<serde_json::Value>, String> {
-    call("thread_history", &HistoryOf { conn, thread_id, limit: HISTORY_LIMIT }).await
+/// A page of a thread's checkpoints, newest first: the newest ones, or those older than
+/// `before` (a checkpoint id).
+pub async fn thread_history(
+    conn: &str,
+    thread_id: &str,
+    before: Option<&str>,
+) -> Result<Vec<serde_json::Value>, String> {
+    call("thread_history", &HistoryOf { conn, thread_id, limit: HISTORY_LIMIT, before }).await
 }
 
 /// The embedded runtime's state and log.

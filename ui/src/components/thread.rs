@@ -329,9 +329,21 @@ fn Timeline(
             .then(|| view! { <p class="empty">"No checkpoints yet: the thread never ran"</p> })
     };
     let truncated = move || {
-        (checkpoints.with(Vec::len) >= HISTORY_LIMIT as usize).then(|| {
+        state.thread.older.get().then(|| {
+            let shown = checkpoints.with(Vec::len);
             view! {
-                <p class="empty hint">{format!("The newest {HISTORY_LIMIT} checkpoints")}</p>
+                <div class="older">
+                    <span class="muted">{format!("The newest {shown}")}</span>
+                    <button
+                        id="timeline-older"
+                        type="button"
+                        disabled=move || state.thread.loading_older.get()
+                        title=format!("Load the {HISTORY_LIMIT} checkpoints before these")
+                        on:click=move |_| state.load_older_history()
+                    >
+                        {move || if state.thread.loading_older.get() { "Loading…" } else { "Load older" }}
+                    </button>
+                </div>
             }
         })
     };
