@@ -8,6 +8,7 @@
 
 mod batch;
 mod buffer;
+mod thread_search;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use batch::Stmt;
 pub use buffer::Durability;
 use buffer::{Buffers, Op, ThreadBuffer, WriteRow};
+pub use thread_search::{ThreadFilter, ThreadOrder, ThreadPage};
 
 use async_trait::async_trait;
 use orrery_api::{Assistant, Run, RunStatus, Thread, ThreadStatus};
@@ -43,7 +45,7 @@ pub enum DbError {
 pub type DbResult<T> = Result<T, DbError>;
 
 /// Schema migrations: (version, SQLite script, PostgreSQL script); most are portable.
-const MIGRATIONS: [(i64, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str); 6] = [
     (1, include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_store.sql"), include_str!("../migrations/0002_store.sql")),
     (3, include_str!("../migrations/0003_crons.sql"), include_str!("../migrations/0003_crons.sql")),
@@ -56,6 +58,11 @@ const MIGRATIONS: [(i64, &str, &str); 5] = [
         5,
         include_str!("../migrations/0005_runs_mark_thread_busy.sqlite.sql"),
         include_str!("../migrations/0005_runs_mark_thread_busy.postgres.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/0006_thread_search_indexes.sqlite.sql"),
+        include_str!("../migrations/0006_thread_search_indexes.postgres.sql"),
     ),
 ];
 
@@ -490,12 +497,6 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Self::thread).transpose()
-    }
-
-    /// Every thread (search filters in memory; an index-backed search comes with PostgreSQL).
-    pub async fn list_threads(&self) -> DbResult<Vec<Thread>> {
-        let rows = sqlx::query("SELECT * FROM threads").fetch_all(&self.pool).await?;
-        rows.iter().map(Self::thread).collect()
     }
 
     /// Replaces a thread's row.

@@ -181,14 +181,26 @@ pub(crate) fn page<T: serde::Serialize>(
     let end = (offset + limit).min(total);
     let slice: Vec<T> =
         if offset < total { items.drain(offset..end).collect() } else { Vec::new() };
+    page_of(slice, limit, offset, end < total, total)
+}
+
+/// A page already cut (`items`, from `offset`), with [`page`]'s headers: `more` says whether
+/// anything follows it, `total` is how many there are in all (read only when nothing follows).
+pub(crate) fn page_of<T: serde::Serialize>(
+    items: Vec<T>,
+    limit: usize,
+    offset: usize,
+    more: bool,
+    total: usize,
+) -> Response {
     let mut headers = Vec::new();
-    if end < total {
+    if more {
         headers.push(("x-pagination-total", (offset + limit + 1).to_string()));
         headers.push(("x-pagination-next", (offset + limit).to_string()));
     } else {
         headers.push(("x-pagination-total", total.to_string()));
     }
-    json_with(slice, &headers)
+    json_with(items, &headers)
 }
 
 /// The `select` of a search body: `None` (every field) when absent, null or empty; 422 for a

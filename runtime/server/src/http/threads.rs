@@ -14,8 +14,9 @@ use super::openapi::Method::{Delete, Get, Patch, Post};
 use super::openapi::Schema::{ArrayOf, Inline, Ref};
 use super::openapi::{Endpoint, Param, Reply, header, query};
 use super::runs::{sse_frames, sse_response};
-use super::{ApiError, Body, check_uuid, contains, obj_field, page, paging, project, selection};
+use super::{ApiError, Body, check_uuid, obj_field, page_of, paging, project, selection};
 use crate::AppState;
+use crate::db::{ThreadFilter, ThreadOrder};
 use crate::runs::{Frame, new_thread, thread_frame};
 
 pub(crate) fn endpoints() -> Vec<Endpoint> {
@@ -311,14 +312,9 @@ async fn create_thread(
     }
 }
 
-fn filtered(
-    all: Vec<orrery_api::Thread>,
-    body: &Value,
-) -> Result<Vec<orrery_api::Thread>, ApiError> {
-    let metadata = obj_field(body, "metadata");
-    let values = obj_field(body, "values");
-    let status = body.get("status").and_then(Value::as_str);
-    let ids: Option<Vec<String>> = match body.get("ids") {
+/// The filters of a search or count body; 400 for an `ids` entry that is not a UUID.
+fn thread_filter(body: &Value) -> Result<ThreadFilter, ApiError> {
+    let ids = match body.get("ids") {
         Some(Value::Array(a)) => {
             let mut out = Vec::new();
             for v in a {
@@ -332,52 +328,42 @@ fn filtered(
         }
         _ => None,
     };
-    Ok(all
-        .into_iter()
-        .filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&t.thread_id)))
-        .filter(|t| status.is_none_or(|s| t.status.as_str() == s))
-        .filter(|t| contains(&t.metadata, &metadata))
-        .filter(|t| {
-            values.is_empty()
-                || t.values
-                    .as_ref()
-                    .and_then(Value::as_object)
-                    .is_some_and(|v| contains(v, &values))
-        })
-        .collect())
+    Ok(ThreadFilter {
+        ids,
+        status: body.get("status").and_then(Value::as_str).map(str::to_string),
+        metadata: obj_field(body, "metadata"),
+        values: obj_field(body, "values"),
+    })
 }
 
+/// `POST /threads/search`: most recently updated first unless `sort_by` is given (`sort_order`
+/// counts only then); filtered, sorted and paged by the database.
 async fn search_threads(
     State(st): State<Arc<AppState>>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = paging(&body, 10)?;
     let select = selection(&body, &SELECT)?;
-    let mut items = filtered(st.db.list_threads().await?, &body)?;
+    let filter = thread_filter(&body)?;
     let sort_by = body.get("sort_by").and_then(Value::as_str);
-    let key = |t: &orrery_api::Thread| -> String {
-        match sort_by {
-            Some("thread_id") => t.thread_id.clone(),
-            Some("status") => t.status.as_str().to_string(),
-            Some("created_at") => t.created_at.clone(),
-            Some("state_updated_at") => t.state_updated_at.clone(),
-            _ => t.updated_at.clone(),
-        }
+    let order = match sort_by {
+        Some("thread_id") => ThreadOrder::ThreadId,
+        Some("status") => ThreadOrder::Status,
+        Some("created_at") => ThreadOrder::CreatedAt,
+        Some("state_updated_at") => ThreadOrder::StateUpdatedAt,
+        _ => ThreadOrder::UpdatedAt,
     };
-    items.sort_by_key(key);
     let asc = sort_by.is_some() && body.get("sort_order").and_then(Value::as_str) == Some("asc");
-    if !asc {
-        items.reverse();
-    }
-    let items: Vec<Value> = items.iter().map(|t| project(t, select.as_deref())).collect();
-    Ok(page(items, limit, offset))
+    let found = st.db.search_threads(&filter, order, asc, limit, offset).await?;
+    let items: Vec<Value> = found.threads.iter().map(|t| project(t, select.as_deref())).collect();
+    Ok(page_of(items, limit, offset, found.more, found.total))
 }
 
 async fn count_threads(
     State(st): State<Arc<AppState>>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    Ok(axum::Json(filtered(st.db.list_threads().await?, &body)?.len()).into_response())
+    Ok(axum::Json(st.db.count_threads(&thread_filter(&body)?).await?).into_response())
 }
 
 async fn get_thread(

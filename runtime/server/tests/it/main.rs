@@ -10,6 +10,7 @@ mod projects;
 mod providers;
 mod reload;
 mod secrets;
+mod thread_search;
 mod webhooks;
 
 use std::sync::Arc;
