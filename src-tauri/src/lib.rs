@@ -387,8 +387,8 @@ async fn thread_state(
     remote::thread_state(&target, &thread_id).await
 }
 
-/// Up to `limit` of a thread's checkpoints (states), newest first; older than `before` (a
-/// checkpoint id) when given.
+/// Up to `limit` of a thread's checkpoints (states without their values), newest first;
+/// older than `before` (a checkpoint id) when given.
 #[tauri::command]
 async fn thread_history(
     shell: tauri::State<'_, Shell>,
@@ -399,6 +399,18 @@ async fn thread_history(
 ) -> Cmd<Vec<serde_json::Value>> {
     let target = shell.target(&conn)?;
     remote::thread_history(&target, &thread_id, limit.clamp(1, 1000), before.as_deref()).await
+}
+
+/// A thread's state at one checkpoint, values included.
+#[tauri::command]
+async fn thread_state_at(
+    shell: tauri::State<'_, Shell>,
+    conn: String,
+    thread_id: String,
+    checkpoint_id: String,
+) -> Cmd<serde_json::Value> {
+    let target = shell.target(&conn)?;
+    remote::thread_state_at(&target, &thread_id, &checkpoint_id).await
 }
 
 /// Creates an empty thread for an assistant.
@@ -525,6 +537,7 @@ pub fn run() {
             thread_delete,
             thread_state,
             thread_history,
+            thread_state_at,
             thread_create,
             run_stream,
             run_cancel,

@@ -268,8 +268,32 @@ pub async fn thread_history(
         .map_err(|e| describe(&e))?;
     states
         .into_iter()
-        .map(|s| serde_json::to_value(s).map_err(|e| format!("cannot encode a checkpoint: {e}")))
+        .map(|s| {
+            let mut v =
+                serde_json::to_value(s).map_err(|e| format!("cannot encode a checkpoint: {e}"))?;
+            // The timeline needs what each checkpoint is (ids, step, source, writes, next,
+            // tasks), not its values: a long chat's 50 newest checkpoints carry 50 copies of
+            // it. The view asks for one checkpoint's values when it shows them.
+            if let Some(o) = v.as_object_mut() {
+                o.insert("values".into(), Value::Null);
+            }
+            Ok(v)
+        })
         .collect()
+}
+
+/// A thread's state at one checkpoint (values included).
+pub async fn thread_state_at(
+    target: &Target,
+    thread_id: &str,
+    checkpoint_id: &str,
+) -> Result<Value, String> {
+    let state = client(target)?
+        .threads()
+        .get_state_at(thread_id, checkpoint_id, false)
+        .await
+        .map_err(|e| describe(&e))?;
+    serde_json::to_value(state).map_err(|e| format!("cannot encode a checkpoint: {e}"))
 }
 
 /// Creates an empty thread whose metadata names the assistant and its graph (so the thread list

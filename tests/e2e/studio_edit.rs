@@ -208,14 +208,19 @@ async fn assistants_breakpoints_step_mode_runs_and_the_palette_in_the_real_windo
 
         // The thread's runs, with status and duration, and the last one's event log.
         click(client, "#thread-runs", "the Runs button").await;
-        let runs = eventually(client, "three runs", Duration::from_secs(20), || async {
+        // Runs that stopped at a breakpoint ended well: success (or interrupted, as some
+        // server versions say). A run's status is written just after its stream ends, so the
+        // list may need a refresh to show the last one's.
+        let finished = |s: &String| s == "success" || s == "interrupted";
+        let runs = eventually(client, "three finished runs", Duration::from_secs(20), || async {
             let r = attrs(client, "#runs li.run", "data-status").await?;
-            Ok(Some(r).filter(|r| r.len() == 3))
+            if r.len() == 3 && !r.iter().all(finished) {
+                click(client, "#runs-refresh", "refresh the runs").await;
+            }
+            Ok(Some(r).filter(|r| r.len() == 3 && r.iter().all(finished)))
         })
         .await;
-        // Runs that stopped at a breakpoint ended well: success (or interrupted, as some
-        // server versions say).
-        assert!(runs.iter().all(|s| s == "success" || s == "interrupted"), "statuses: {runs:?}");
+        assert_eq!(runs.len(), 3, "statuses: {runs:?}");
         let durations = texts(client, "#runs li.run .run-duration").await?;
         assert!(durations.iter().all(|d| d.ends_with(" s")), "durations: {durations:?}");
         click(client, "#runs li.run:first-child", "the newest run").await;

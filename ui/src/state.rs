@@ -146,6 +146,11 @@ pub struct ThreadView {
     pub run_log: RwSignal<Option<String>>,
     /// The detail column shows the runs (not the selected checkpoint).
     pub show_runs: RwSignal<bool>,
+    /// Checkpoints' full states (values included), by checkpoint id, as they were asked for:
+    /// the history comes without values.
+    pub full: RwSignal<std::collections::HashMap<String, serde_json::Value>>,
+    /// Checkpoints whose full state is on its way (asked once).
+    asking: StoredValue<BTreeSet<String>>,
     /// The history's last page was full: older checkpoints may be there.
     pub older: RwSignal<bool>,
     /// Older checkpoints are being loaded.
@@ -285,6 +290,8 @@ impl AppState {
                 runs: RwSignal::new(Load::Idle),
                 run_log: RwSignal::new(None),
                 show_runs: RwSignal::new(false),
+                full: RwSignal::new(std::collections::HashMap::new()),
+                asking: StoredValue::new(BTreeSet::new()),
                 older: RwSignal::new(false),
                 loading_older: RwSignal::new(false),
                 epoch: StoredValue::new(0),
@@ -549,6 +556,8 @@ impl AppState {
         self.thread.history.set(Load::Idle);
         self.thread.runs.set(Load::Idle);
         self.thread.run_log.set(None);
+        self.thread.full.set(Default::default());
+        self.thread.asking.update_value(BTreeSet::clear);
     }
 
     /// The selected assistant, if any.
@@ -954,6 +963,59 @@ impl AppState {
                     self.thread.history.set(Load::Failed(e.clone()));
                     self.report(e);
                 }
+            }
+        });
+    }
+
+    /// Reads the open thread's runs again (their statuses move on after a stream ends).
+    pub fn load_runs(self) {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
+        else {
+            return;
+        };
+        let epoch = self.thread.epoch.get_value();
+        spawn_local(async move {
+            let runs = transport::runs_list(&conn, &thread).await;
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            self.thread.runs.set(match runs {
+                Ok(list) => Load::Ready(list),
+                Err(e) => Load::Failed(e),
+            });
+        });
+    }
+
+    /// Loads a checkpoint's full state into [`ThreadView::full`] unless it is there.
+    pub fn load_checkpoint(self, checkpoint_id: String) {
+        let (Some(conn), Some(thread)) =
+            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
+        else {
+            return;
+        };
+        if self.thread.full.with_untracked(|m| m.contains_key(&checkpoint_id))
+            || self.thread.asking.with_value(|a| a.contains(&checkpoint_id))
+        {
+            return;
+        }
+        self.thread.asking.update_value(|a| {
+            a.insert(checkpoint_id.clone());
+        });
+        let epoch = self.thread.epoch.get_value();
+        spawn_local(async move {
+            let answer = transport::thread_state_at(&conn, &thread, &checkpoint_id).await;
+            self.thread.asking.update_value(|a| {
+                a.remove(&checkpoint_id);
+            });
+            if self.thread.epoch.get_value() != epoch {
+                return;
+            }
+            match answer {
+                Ok(v) => self.thread.full.update(|m| {
+                    m.insert(checkpoint_id, v);
+                }),
+                Err(e) => self.report(format!("Cannot read checkpoint {checkpoint_id}: {e}")),
             }
         });
     }

@@ -307,6 +307,23 @@ pub async fn thread_history(
     call("thread_history", &HistoryOf { conn, thread_id, limit: HISTORY_LIMIT, before }).await
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StateAt<'a> {
+    conn: &'a str,
+    thread_id: &'a str,
+    checkpoint_id: &'a str,
+}
+
+/// A thread's state at one checkpoint, values included (history entries come without them).
+pub async fn thread_state_at(
+    conn: &str,
+    thread_id: &str,
+    checkpoint_id: &str,
+) -> Result<serde_json::Value, String> {
+    call("thread_state_at", &StateAt { conn, thread_id, checkpoint_id }).await
+}
+
 /// The embedded runtime's state and log.
 pub async fn local_runtime() -> Result<LocalRuntimeView, String> {
     call("local_runtime", &NoArgs {}).await

@@ -6,9 +6,9 @@ use leptos::prelude::*;
 use orrery_api::Run;
 use serde_json::Value;
 
-use crate::components::ago;
 use crate::components::browser::loading;
 use crate::components::run::tail;
+use crate::components::{ago, icons};
 use crate::state::{Load, use_app};
 
 /// Seconds between two ISO-8601 times, as "0.42 s" / "12 s" / "3 min".
@@ -43,6 +43,8 @@ fn one_line(v: &Value, max: usize) -> String {
 pub fn RunsPanel() -> impl IntoView {
     let state = use_app();
     let runs = state.thread.runs;
+    // Opened: the statuses as they are now.
+    state.load_runs();
     let list = move || match runs.get() {
         Load::Ready(l) => l,
         _ => Vec::new(),
@@ -59,8 +61,19 @@ pub fn RunsPanel() -> impl IntoView {
     };
     view! {
         <div id="runs-panel" class="detail-section runs-panel">
-            <div class="side-caption">
+            <div class="side-caption state-caption">
                 {move || format!("Runs ({})", list().len())}
+                <span class="spacer"></span>
+                <button
+                    id="runs-refresh"
+                    type="button"
+                    class="icon-button"
+                    title="Read the runs again"
+                    aria-label="Read the runs again"
+                    on:click=move |_| state.load_runs()
+                >
+                    {icons::refresh()}
+                </button>
             </div>
             <ul id="runs" role="listbox" aria-label="Runs">
                 <For each=list key=|r| (r.run_id.clone(), r.updated_at.clone()) let:r>

@@ -92,24 +92,43 @@ pub fn ThreadPanel() -> impl IntoView {
         from_state.or_else(|| checkpoints.with(|c| c.first().and_then(checkpoint_id)))
     });
     let selected_id = Memo::new(move |_| tv.checkpoint.get().or_else(|| current.get()));
-    // The selected checkpoint's state; the latest state when there is no checkpoint at all.
-    let selected = Memo::new(move |_| {
-        let wanted = selected_id.get();
-        let found = checkpoints.with(|list| {
-            list.iter().find(|c| wanted.is_some() && checkpoint_id(c) == wanted).cloned()
-        });
-        found.or_else(|| match tv.state.get() {
-            Load::Ready(s) => Some(s),
+    // A checkpoint's full state: the latest state for the current one, else the one read
+    // for it (history entries come without their values); `None` until it arrives.
+    let full = move |id: &str| -> Option<Value> {
+        let latest = tv.state.with(|s| match s {
+            Load::Ready(s) if checkpoint_id(s).as_deref() == Some(id) => Some(s.clone()),
             _ => None,
-        })
+        });
+        latest.or_else(|| tv.full.with(|m| m.get(id).cloned()))
+    };
+    // The selected checkpoint and its parent (for the diff) are read when first selected.
+    Effect::new(move |_| {
+        let Some(id) = selected_id.get() else { return };
+        let parent = checkpoints.with(|list| {
+            list.iter()
+                .find(|c| checkpoint_id(c).as_deref() == Some(id.as_str()))
+                .and_then(parent_id)
+        });
+        for want in std::iter::once(id).chain(parent) {
+            if full(&want).is_none() {
+                state.load_checkpoint(want);
+            }
+        }
+    });
+    // The selected checkpoint's state (`Err` while it loads); the latest state when there is
+    // no checkpoint at all.
+    let selected = Memo::new(move |_| match selected_id.get() {
+        Some(id) => full(&id).ok_or(id),
+        None => match tv.state.get() {
+            Load::Ready(s) => Ok(s),
+            _ => Err(String::new()),
+        },
     });
 
     // The selected checkpoint's parent (for the diff) and the nodes that wrote it.
     let parent_of_selected = Memo::new(move |_| {
-        let pid = selected.with(|s| s.as_ref().and_then(parent_id))?;
-        checkpoints.with(|list| {
-            list.iter().find(|c| checkpoint_id(c).as_deref() == Some(pid.as_str())).cloned()
-        })
+        let pid = selected.with(|s| s.as_ref().ok().and_then(parent_id))?;
+        full(&pid)
     });
     // The chat box is the default for message states (and for a thread that never ran).
     let chat = Signal::derive(move || {
@@ -163,15 +182,16 @@ pub fn ThreadPanel() -> impl IntoView {
                     <div class="checkpoint-detail">
                         {move || show_runs.get().then(|| view! { <RunsPanel /> })}
                         {move || {
-                            (!show_runs.get()).then(|| selected
-                                .get()
-                                .map(|s| {
+                            (!show_runs.get()).then(|| match selected.get() {
+                                Ok(s) => {
                                     let current = selected_id.get() == current.get();
                                     let parent = parent_of_selected.get();
                                     view! { <Checkpoint s=s parent=parent current=current /> }
                                         .into_any()
-                                })
-                                .unwrap_or_else(|| view! { <LiveRunPanel /> }.into_any()))
+                                }
+                                Err(id) if !id.is_empty() => loading("Reading the checkpoint…").into_any(),
+                                Err(_) => view! { <LiveRunPanel /> }.into_any(),
+                            })
                         }}
                     </div>
                     <Composer chat=chat />
