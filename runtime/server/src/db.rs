@@ -1769,20 +1769,34 @@ impl Checkpointer for SqlSaver {
         {
             self.db.flush_buffer(thread_id, &buf).await.map_err(engine_err)?;
         }
-        let rows = sqlx::query(
+        // Without a metadata filter the limit goes to the database: a long thread's history
+        // page must not read every checkpoint (each holds the channel values of its step).
+        let limit = match (&options.filter, options.limit) {
+            (None, Some(l)) => i64::try_from(l).unwrap_or(i64::MAX),
+            _ => -1,
+        };
+        let sql = if limit >= 0 {
             "SELECT * FROM checkpoints WHERE thread_id = $1
                AND ($2 IS NULL OR checkpoint_ns = $2)
                AND ($3 IS NULL OR checkpoint_id = $3)
                AND ($4 IS NULL OR checkpoint_id < $4)
-             ORDER BY checkpoint_id DESC",
-        )
-        .bind(thread_id)
-        .bind(&options.checkpoint_ns)
-        .bind(&options.checkpoint_id)
-        .bind(&options.before)
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(engine_err)?;
+             ORDER BY checkpoint_id DESC LIMIT $5"
+        } else {
+            "SELECT * FROM checkpoints WHERE thread_id = $1
+               AND ($2 IS NULL OR checkpoint_ns = $2)
+               AND ($3 IS NULL OR checkpoint_id = $3)
+               AND ($4 IS NULL OR checkpoint_id < $4)
+             ORDER BY checkpoint_id DESC"
+        };
+        let mut query = sqlx::query(sql)
+            .bind(thread_id)
+            .bind(&options.checkpoint_ns)
+            .bind(&options.checkpoint_id)
+            .bind(&options.before);
+        if limit >= 0 {
+            query = query.bind(limit);
+        }
+        let rows = query.fetch_all(&self.db.pool).await.map_err(engine_err)?;
         let mut out = Vec::new();
         for r in rows {
             if options.limit.is_some_and(|l| out.len() >= l) {
