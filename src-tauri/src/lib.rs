@@ -303,9 +303,14 @@ async fn assistant_set_latest(
 }
 
 /// A JSON value pretty-printed and highlighted as HTML (escaped text, `sy-` classes).
+///
+/// Async and on a blocking thread: a command without `async` runs on the main thread, and a
+/// large state would freeze the window while it is highlighted.
 #[tauri::command]
-fn highlight_json(value: serde_json::Value) -> String {
-    highlight::json_html(&value)
+async fn highlight_json(value: serde_json::Value) -> Cmd<String> {
+    tauri::async_runtime::spawn_blocking(move || highlight::json_html(&value))
+        .await
+        .map_err(|e| format!("highlighting failed: {e}"))
 }
 
 /// A thread's runs, newest first.

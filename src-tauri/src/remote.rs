@@ -410,6 +410,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn breakpoints_and_step_mode_go_into_the_run_body() {
+        let body = |before: &[&str], after: &[&str]| {
+            let req = RunRequest {
+                assistant_id: "agent".into(),
+                interrupt_before: before.iter().map(|s| s.to_string()).collect(),
+                interrupt_after: after.iter().map(|s| s.to_string()).collect(),
+                ..RunRequest::default()
+            };
+            let run = run_body(&req).unwrap_or_else(|e| panic!("run body: {e}"));
+            serde_json::to_value(run).unwrap_or_default()
+        };
+        let v = body(&["tools"], &["agent", "approve"]);
+        assert_eq!(v["interrupt_before"], json!(["tools"]));
+        assert_eq!(v["interrupt_after"], json!(["agent", "approve"]));
+        let step = body(&["*"], &[]);
+        assert_eq!(step["interrupt_before"], json!("*"), "step mode is every node");
+        assert!(step.get("interrupt_after").is_none(), "{step}");
+        let none = body(&[], &[]);
+        assert!(none.get("interrupt_before").is_none() && none.get("interrupt_after").is_none());
+    }
+
+    #[test]
     fn thread_filters_become_search_fields() {
         let filter = ThreadFilter {
             assistant_id: Some("a-1"),

@@ -45,6 +45,30 @@ pub(crate) async fn click(client: &Client, css: &str, what: &str) {
     }
 }
 
+/// Replaces the text of the field `css` with `text`.
+pub(crate) async fn fill(
+    client: &Client,
+    css: &str,
+    text: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let el =
+        eventually(client, css, Duration::from_secs(20), || async { find_one(client, css).await })
+            .await;
+    el.clear().await?;
+    el.send_keys(text).await?;
+    Ok(())
+}
+
+/// Sends a chat message on the open thread with Ctrl+Enter.
+pub(crate) async fn say(client: &Client, text: &str) -> Result<(), fantoccini::error::CmdError> {
+    let input = eventually(client, "the chat box", Duration::from_secs(20), || async {
+        find_one(client, "#chat-input").await
+    })
+    .await;
+    input.send_keys(text).await?;
+    input.send_keys(&format!("{}{}", char::from(Key::Control), char::from(Key::Enter))).await
+}
+
 /// The timeline's checkpoints: (id, parent, lane, step text), newest first. Read in one script:
 /// the list is patched in place when the thread is read again, so element-by-element reads
 /// could mix two versions.

@@ -10,27 +10,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
 use crate::harness::{Window, attrs, eventually, find_one, shot, texts};
-use crate::studio::{click, run_ended};
-
-/// Replaces the text of the field `css` with `text`.
-async fn fill(client: &Client, css: &str, text: &str) -> Result<(), fantoccini::error::CmdError> {
-    let el =
-        eventually(client, css, Duration::from_secs(20), || async { find_one(client, css).await })
-            .await;
-    el.clear().await?;
-    el.send_keys(text).await?;
-    Ok(())
-}
-
-/// Sends a chat message on the open thread with Ctrl+Enter.
-async fn say(client: &Client, text: &str) -> Result<(), fantoccini::error::CmdError> {
-    let input = eventually(client, "the chat box", Duration::from_secs(20), || async {
-        find_one(client, "#chat-input").await
-    })
-    .await;
-    input.send_keys(text).await?;
-    input.send_keys(&format!("{}{}", char::from(Key::Control), char::from(Key::Enter))).await
-}
+use crate::studio::{click, fill, run_ended, say};
 
 /// The open assistant editor's (id, version).
 async fn editor(client: &Client) -> Option<(String, String)> {
@@ -220,7 +200,7 @@ async fn assistants_breakpoints_step_mode_runs_and_the_palette_in_the_real_windo
             Ok(Some(r).filter(|r| r.len() == 3 && r.iter().all(finished)))
         })
         .await;
-        assert_eq!(runs.len(), 3, "statuses: {runs:?}");
+        assert!(runs.iter().any(|s| s == "success"), "statuses: {runs:?}");
         let durations = texts(client, "#runs li.run .run-duration").await?;
         assert!(durations.iter().all(|d| d.ends_with(" s")), "durations: {durations:?}");
         click(client, "#runs li.run:first-child", "the newest run").await;

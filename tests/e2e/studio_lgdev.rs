@@ -6,31 +6,11 @@
 
 use std::time::Duration;
 
-use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use orrery_e2e::LangGraphDev;
 
 use crate::harness::{Window, attrs, eventually, find_one, shot, texts};
-use crate::studio::{click, run_ended, timeline};
-
-/// Replaces the text of the field `css` with `text`.
-async fn fill(client: &Client, css: &str, text: &str) -> Result<(), fantoccini::error::CmdError> {
-    let el =
-        eventually(client, css, Duration::from_secs(20), || async { find_one(client, css).await })
-            .await;
-    el.clear().await?;
-    el.send_keys(text).await?;
-    Ok(())
-}
-
-async fn say(client: &Client, text: &str) -> Result<(), fantoccini::error::CmdError> {
-    let input = eventually(client, "the chat box", Duration::from_secs(20), || async {
-        find_one(client, "#chat-input").await
-    })
-    .await;
-    input.send_keys(text).await?;
-    input.send_keys(&format!("{}{}", char::from(Key::Control), char::from(Key::Enter))).await
-}
+use crate::studio::{click, fill, run_ended, say, timeline};
 
 /// The last AI answer in the thread's chat, once there is one.
 async fn last_answer(client: &Client, starts: &str) -> String {

@@ -13,10 +13,13 @@ use orrery_api::desktop::{
     LocalRuntimeView, RunRequest, STREAM_END, SidecarState, StateEdit,
 };
 use orrery_api::graph_layout::Graph;
-use orrery_api::studio::{LiveRun, RunPhase};
+use orrery_api::studio::{EventLog, LiveRun, RunPhase};
 use orrery_api::{Assistant, AssistantVersion, Run, Thread, ThreadStatus};
 
 use crate::transport::{self, THREAD_PAGE};
+
+/// How many checkpoints' full states the thread view keeps (each may hold a whole chat).
+const FULL_STATES_KEPT: usize = 64;
 
 /// A list that is fetched from the shell.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -149,6 +152,8 @@ pub struct ThreadView {
     /// Checkpoints' full states (values included), by checkpoint id, as they were asked for:
     /// the history comes without values.
     pub full: RwSignal<std::collections::HashMap<String, serde_json::Value>>,
+    /// Checkpoints whose full state could not be read.
+    pub failed: RwSignal<BTreeSet<String>>,
     /// Checkpoints whose full state is on its way (asked once).
     asking: StoredValue<BTreeSet<String>>,
     /// The history's last page was full: older checkpoints may be there.
@@ -171,8 +176,12 @@ pub struct RunView {
     pub assistant: RwSignal<Option<String>>,
     /// A state edit (fork) is on its way.
     pub forking: RwSignal<bool>,
+    /// Its events as they arrived.
+    pub log: RwSignal<EventLog>,
     /// When it was asked for (`Date.now()`), for the event log's times.
     started_ms: StoredValue<f64>,
+    /// The config of the last run started here, which Continue runs with again.
+    last_config: StoredValue<Option<serde_json::Value>>,
     /// Bumped for every new run, so a replaced run's late events are dropped.
     epoch: StoredValue<u64>,
 }
@@ -292,6 +301,7 @@ impl AppState {
                 show_runs: RwSignal::new(false),
                 full: RwSignal::new(std::collections::HashMap::new()),
                 asking: StoredValue::new(BTreeSet::new()),
+                failed: RwSignal::new(BTreeSet::new()),
                 older: RwSignal::new(false),
                 loading_older: RwSignal::new(false),
                 epoch: StoredValue::new(0),
@@ -301,7 +311,9 @@ impl AppState {
                 thread: RwSignal::new(None),
                 assistant: RwSignal::new(None),
                 forking: RwSignal::new(false),
+                log: RwSignal::new(EventLog::default()),
                 started_ms: StoredValue::new(0.0),
+                last_config: StoredValue::new(None),
                 epoch: StoredValue::new(0),
             },
             edit: AssistantEdit {
@@ -558,6 +570,7 @@ impl AppState {
         self.thread.run_log.set(None);
         self.thread.full.set(Default::default());
         self.thread.asking.update_value(BTreeSet::clear);
+        self.thread.failed.set(BTreeSet::new());
     }
 
     /// The selected assistant, if any.
@@ -599,10 +612,13 @@ impl AppState {
 
     /// The run to light in the graph view: the last one started here, when it runs the
     /// selected assistant.
-    pub fn live_for_graph(&self) -> Option<LiveRun> {
+    pub fn with_live<R>(&self, f: impl FnOnce(&LiveRun) -> R) -> Option<R> {
         let same = self.run.assistant.get().is_some()
             && self.run.assistant.get() == self.browse.assistant.get();
-        if same { self.run.live.get() } else { None }
+        if !same {
+            return None;
+        }
+        self.run.live.with(|r| r.as_ref().map(f))
     }
 
     /// Whether a run started here is still streaming.
@@ -636,6 +652,8 @@ impl AppState {
         self.run.epoch.update_value(|e| *e += 1);
         let epoch = self.run.epoch.get_value();
         self.run.started_ms.set_value(js_sys::Date::now());
+        self.run.log.set(EventLog::default());
+        self.run.last_config.set_value(request.config.clone());
         self.run.thread.set(Some(thread.clone()));
         self.run.assistant.set(Some(request.assistant_id.clone()));
         // The input's messages show at once; the graph's own echo of them is not streamed.
@@ -660,9 +678,10 @@ impl AppState {
                 return;
             }
             let at = js_sys::Date::now() - self.run.started_ms.get_value();
+            self.run.log.update(|l| l.push(&part, at));
             self.run.live.update(|r| {
                 if let Some(r) = r {
-                    r.apply_at(&part, at);
+                    r.apply(&part);
                 }
             });
         };
@@ -735,7 +754,24 @@ impl AppState {
     /// Continues the open thread from where it paused (a breakpoint or step mode): a run with
     /// no input, with the current breakpoints.
     pub fn continue_run(self) {
-        self.start_run(RunRequest::default());
+        if self.run_in_flight() {
+            return;
+        }
+        // Only a thread that stopped with nodes still to run and nothing to answer.
+        let paused = self.thread.state.with_untracked(|s| match s {
+            Load::Ready(s) => {
+                let next = s.get("next").and_then(serde_json::Value::as_array);
+                let interrupts = s.get("interrupts").and_then(serde_json::Value::as_array);
+                next.is_some_and(|n| !n.is_empty()) && interrupts.is_none_or(Vec::is_empty)
+            }
+            _ => false,
+        });
+        if !paused {
+            self.report("Nothing to continue: the thread is not paused at a breakpoint".into());
+            return;
+        }
+        let config = self.run.last_config.get_value();
+        self.start_run(RunRequest { config, ..RunRequest::default() });
     }
 
     /// Loads the selected assistant's versions.
@@ -749,7 +785,7 @@ impl AppState {
         self.edit.versions.set(Load::Loading);
         spawn_local(async move {
             let answer = transport::assistant_versions(&conn, &assistant).await;
-            if self.browse.assistant.get_untracked().as_deref() != Some(assistant.as_str()) {
+            if !self.still_on(&conn, &assistant) {
                 return;
             }
             self.edit.versions.set(match answer {
@@ -757,6 +793,12 @@ impl AppState {
                 Err(e) => Load::Failed(e),
             });
         });
+    }
+
+    /// Whether this connection and assistant are still the selected ones.
+    fn still_on(&self, conn: &str, assistant: &str) -> bool {
+        self.conns.selected.get_untracked().as_deref() == Some(conn)
+            && self.browse.assistant.get_untracked().as_deref() == Some(assistant)
     }
 
     /// Puts an assistant the server just returned into the list (new or changed).
@@ -785,6 +827,12 @@ impl AppState {
         };
         self.edit.busy.set(false);
         let a = answer?;
+        // The user moved on meanwhile: the save is done, the view is theirs.
+        if self.conns.selected.get_untracked().as_deref() != Some(conn.as_str())
+            || self.browse.assistant.get_untracked() != current
+        {
+            return Ok(());
+        }
         let id = a.assistant_id.clone();
         let version = a.version;
         self.upsert_assistant(a);
@@ -809,6 +857,9 @@ impl AppState {
         spawn_local(async move {
             let answer = transport::assistant_set_latest(&conn, &assistant, version).await;
             self.edit.busy.set(false);
+            if !self.still_on(&conn, &assistant) {
+                return;
+            }
             match answer {
                 Ok(a) => {
                     self.upsert_assistant(a);
@@ -832,6 +883,10 @@ impl AppState {
         spawn_local(async move {
             let answer = transport::assistant_delete(&conn, &assistant).await;
             self.edit.busy.set(false);
+            if answer.is_ok() && !self.still_on(&conn, &assistant) {
+                // Gone on the server; the list the user now looks at is another one.
+                return;
+            }
             match answer {
                 Ok(()) => {
                     self.browse.assistants.update(|l| {
@@ -996,6 +1051,7 @@ impl AppState {
         };
         if self.thread.full.with_untracked(|m| m.contains_key(&checkpoint_id))
             || self.thread.asking.with_value(|a| a.contains(&checkpoint_id))
+            || self.thread.failed.with_untracked(|f| f.contains(&checkpoint_id))
         {
             return;
         }
@@ -1013,11 +1069,28 @@ impl AppState {
             }
             match answer {
                 Ok(v) => self.thread.full.update(|m| {
+                    // Walking a long history keeps the last ones read, not all of them.
+                    if m.len() >= FULL_STATES_KEPT {
+                        m.clear();
+                    }
                     m.insert(checkpoint_id, v);
                 }),
-                Err(e) => self.report(format!("Cannot read checkpoint {checkpoint_id}: {e}")),
+                Err(e) => {
+                    self.report(format!("Cannot read checkpoint {checkpoint_id}: {e}"));
+                    self.thread.failed.update(|f| {
+                        f.insert(checkpoint_id);
+                    });
+                }
             }
         });
+    }
+
+    /// Asks for a checkpoint that could not be read, again.
+    pub fn retry_checkpoint(self, checkpoint_id: String) {
+        self.thread.failed.update(|f| {
+            f.remove(&checkpoint_id);
+        });
+        self.load_checkpoint(checkpoint_id);
     }
 
     /// Appends the next page of older checkpoints to the open thread's timeline.

@@ -62,7 +62,8 @@ pub fn fields(schema: &Value) -> Vec<Field> {
     props
         .iter()
         .map(|(name, prop)| {
-            let prop = resolve(prop, defs);
+            let resolved = resolve(prop, defs);
+            let prop = &resolved;
             let label = prop.get("title").and_then(Value::as_str).unwrap_or(name).to_string();
             Field {
                 name: name.clone(),
@@ -76,21 +77,32 @@ pub fn fields(schema: &Value) -> Vec<Field> {
         .collect()
 }
 
-/// Follows a local `$ref` and unwraps `anyOf: [T, null]`.
-fn resolve<'a>(prop: &'a Value, defs: Option<&'a Value>) -> &'a Value {
-    let prop = follow(prop, defs);
-    let options = prop.get("anyOf").or_else(|| prop.get("oneOf")).and_then(Value::as_array);
+/// Follows a local `$ref` (also `allOf: [{$ref}]`) and unwraps `anyOf: [T, null]`, keeping
+/// the field's own `title`, `description` and `default` over the target's.
+fn resolve(prop: &Value, defs: Option<&Value>) -> Value {
+    let mut target = follow(prop, defs);
+    if let Some([only]) = target.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        target = follow(only, defs);
+    }
+    let options = target.get("anyOf").or_else(|| target.get("oneOf")).and_then(Value::as_array);
     if let Some(options) = options {
         let not_null: Vec<&Value> = options
             .iter()
             .filter(|o| o.get("type").and_then(Value::as_str) != Some("null"))
             .collect();
         if let [only] = not_null.as_slice() {
-            // Keep the outer title / description / default: they describe the field.
-            return follow(only, defs);
+            target = follow(only, defs);
         }
     }
-    prop
+    let mut out = target.clone();
+    if let (Some(o), Some(outer)) = (out.as_object_mut(), prop.as_object()) {
+        for k in ["title", "description", "default"] {
+            if let Some(v) = outer.get(k) {
+                o.insert(k.to_string(), v.clone());
+            }
+        }
+    }
+    out
 }
 
 fn follow<'a>(prop: &'a Value, defs: Option<&'a Value>) -> &'a Value {
@@ -159,7 +171,7 @@ pub fn text_of(kind: &FieldKind, value: Option<&Value>) -> String {
 /// an error says what is wrong, in the field's words.
 pub fn value_of(field: &Field, text: &str) -> Result<Option<Value>, String> {
     let t = text.trim();
-    if t.is_empty() && !matches!(field.kind, FieldKind::Boolean) {
+    if t.is_empty() {
         return Ok(None);
     }
     let label = &field.label;
@@ -260,6 +272,17 @@ mod tests {
         assert_eq!(f[4].default, None, "a null default is no default");
         assert!(f[2].required && !f[0].required);
         assert!(fields(&json!({})).is_empty());
+        // Pydantic's optional field with a default, and a `$ref` with its own title.
+        let f = fields(&json!({"$defs": {"Mode": {"enum": ["a", "b"], "title": "Mode"}},
+            "properties": {
+            "model": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": "gpt-4o",
+                      "title": "Model", "description": "Which model"},
+            "mode": {"allOf": [{"$ref": "#/$defs/Mode"}], "default": "b", "title": "Run mode"}}}));
+        assert_eq!(f[0].kind, FieldKind::Text { long: false });
+        assert_eq!((f[0].label.as_str(), f[0].default.clone()), ("Model", Some(json!("gpt-4o"))));
+        assert_eq!(f[0].description.as_deref(), Some("Which model"));
+        assert_eq!(f[1].kind, FieldKind::Choice(vec!["a".into(), "b".into()]));
+        assert_eq!((f[1].label.as_str(), f[1].default.clone()), ("Run mode", Some(json!("b"))));
         assert!(fields(&json!(null)).is_empty());
     }
 

@@ -67,6 +67,32 @@ pub struct LoggedEvent {
     pub data: Value,
 }
 
+/// A run's event log: its events as they arrived, the first [`LOG_LIMIT`] of them. Kept apart
+/// from [`LiveRun`] (which views clone as it changes) so a long run's log is not copied with
+/// every event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventLog {
+    /// The events kept, in order.
+    pub events: Vec<LoggedEvent>,
+    /// How many arrived after the log was full.
+    pub dropped: usize,
+}
+
+impl EventLog {
+    /// Records an event that arrived `at_ms` milliseconds after the run was asked for.
+    pub fn push(&mut self, part: &StreamPart, at_ms: f64) {
+        if self.events.len() < LOG_LIMIT {
+            self.events.push(LoggedEvent {
+                at_ms,
+                event: part.event.clone(),
+                data: part.data.clone(),
+            });
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
 /// A run as its stream told it so far.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LiveRun {
@@ -95,8 +121,6 @@ pub struct LiveRun {
     /// It stopped at a breakpoint (`interrupt_before` / `interrupt_after`, step mode): an
     /// `__interrupt__` update with no interrupt in it.
     pub paused: bool,
-    /// Every event as it arrived (the run's event log), the first [`LOG_LIMIT`] of them.
-    pub log: Vec<LoggedEvent>,
     /// Task starts came from `debug` events, so `updates` do not light nodes again.
     saw_tasks: bool,
     /// Accumulated `args` text of tool call chunks, by message id and chunk index.
@@ -111,19 +135,7 @@ impl LiveRun {
 
     /// Folds one stream event in.
     pub fn apply(&mut self, part: &StreamPart) {
-        self.apply_at(part, 0.0);
-    }
-
-    /// Folds one stream event in that arrived `at_ms` milliseconds after the run was asked for.
-    pub fn apply_at(&mut self, part: &StreamPart, at_ms: f64) {
         self.events += 1;
-        if self.log.len() < LOG_LIMIT {
-            self.log.push(LoggedEvent {
-                at_ms,
-                event: part.event.clone(),
-                data: part.data.clone(),
-            });
-        }
         if self.phase == RunPhase::Starting {
             self.phase = RunPhase::Streaming;
         }
@@ -543,25 +555,36 @@ mod tests {
     #[test]
     fn a_breakpoint_pauses_the_run_and_every_event_is_logged() {
         let mut run = LiveRun::new();
-        run.apply_at(&part("metadata", json!({"run_id": "r1"})), 1.5);
-        run.apply_at(&part("updates", json!({"step_1": {"steps": ["step_1"]}})), 3.0);
-        run.apply_at(&part("updates", json!({"__interrupt__": []})), 4.0);
+        let mut log = EventLog::default();
+        let events = [
+            (1.5, part("metadata", json!({"run_id": "r1"}))),
+            (3.0, part("updates", json!({"step_1": {"steps": ["step_1"]}}))),
+            (4.0, part("updates", json!({"__interrupt__": []}))),
+        ];
+        for (at, p) in &events {
+            run.apply(p);
+            log.push(p, *at);
+        }
         assert!(run.paused);
         assert!(run.interrupts.is_empty());
         run.finish();
         assert_eq!(run.phase, RunPhase::Interrupted, "a breakpoint waits for Continue");
-        let log: Vec<(f64, &str)> = run.log.iter().map(|e| (e.at_ms, e.event.as_str())).collect();
-        assert_eq!(log, [(1.5, "metadata"), (3.0, "updates"), (4.0, "updates")]);
-        assert_eq!(run.log[2].data, json!({"__interrupt__": []}));
+        let got: Vec<(f64, &str)> =
+            log.events.iter().map(|e| (e.at_ms, e.event.as_str())).collect();
+        assert_eq!(got, [(1.5, "metadata"), (3.0, "updates"), (4.0, "updates")]);
+        assert_eq!(log.events[2].data, json!({"__interrupt__": []}));
 
         // A run with no breakpoint ends done, and a long one logs its first events only.
         let mut run = LiveRun::new();
+        let mut log = EventLog::default();
         for i in 0..LOG_LIMIT + 10 {
-            run.apply(&part("custom", json!(i)));
+            let p = part("custom", json!(i));
+            run.apply(&p);
+            log.push(&p, 0.0);
         }
         run.finish();
         assert_eq!(run.phase, RunPhase::Done);
-        assert_eq!(run.log.len(), LOG_LIMIT);
+        assert_eq!((log.events.len(), log.dropped), (LOG_LIMIT, 10));
         assert_eq!(run.events, LOG_LIMIT + 10);
     }
 

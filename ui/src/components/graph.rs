@@ -396,9 +396,9 @@ pub fn GraphPanel() -> impl IntoView {
                         id="graph"
                         role="img"
                         aria-label="The assistant's graph"
-                        data-lit=move || state.live_for_graph().map(|r| r.lit_line()).unwrap_or_default()
+                        data-lit=move || state.with_live(|r| r.lit_line()).unwrap_or_default()
                         data-running=move || {
-                            state.live_for_graph().map(|r| r.active.join(",")).unwrap_or_default()
+                            state.with_live(|r| r.active.join(",")).unwrap_or_default()
                         }
                     >
                         <defs>
@@ -497,13 +497,13 @@ fn node_view(
     };
     let running = {
         let id = id.clone();
-        move || state.live_for_graph().is_some_and(|r| r.active.contains(&id))
+        move || state.with_live(|r| r.active.contains(&id)).unwrap_or(false)
     };
     // The order of the node's starts in the last run ("1,3" when it ran first and third).
     let order = {
         let id = id.clone();
         move || {
-            state.live_for_graph().map(|r| {
+            state.with_live(|r| {
                 r.lit
                     .iter()
                     .enumerate()
@@ -747,7 +747,7 @@ fn NodePanel(layout: Memo<Option<Arc<Layout>>>) -> impl IntoView {
                         </div>
                     })}
                     <LastUpdate node=placed.id.clone() />
-                    {(placed.kind == NodeKind::Node).then(|| view! { <BreakpointToggles node=placed.id.clone() /> })}
+                    {(placed.kind == NodeKind::Node && placed.cluster.is_none()).then(|| view! { <BreakpointToggles node=placed.id.clone() /> })}
                 </aside>
             }
         })
@@ -808,9 +808,13 @@ fn BreakpointToggles(node: String) -> impl IntoView {
 fn LastUpdate(node: String) -> impl IntoView {
     let state = use_app();
     move || {
-        let run = state.live_for_graph()?;
-        let update = run.last_update(&node).map(pretty);
-        let ran = run.lit.iter().filter(|n| **n == node).count();
+        let (update, ran, run_id) = state.with_live(|run| {
+            (
+                run.last_update(&node).map(pretty),
+                run.lit.iter().filter(|n| **n == node).count(),
+                run.run_id.clone(),
+            )
+        })?;
         Some(view! {
             <div id="graph-node-update" class="side-block">
                 <div class="caps-title">"Last update"</div>
@@ -823,7 +827,7 @@ fn LastUpdate(node: String) -> impl IntoView {
                     None => view! { <p class="muted">"It did not run in the last run"</p> }.into_any(),
                 }}
                 {(ran > 0).then(|| view! {
-                    <p class="muted">{format!("Ran {ran} time{} in run {}", if ran == 1 { "" } else { "s" }, run.run_id.as_deref().map(crate::format::short_id).unwrap_or("…"))}</p>
+                    <p class="muted">{format!("Ran {ran} time{} in run {}", if ran == 1 { "" } else { "s" }, run_id.as_deref().map(crate::format::short_id).unwrap_or("…"))}</p>
                 })}
             </div>
         })

@@ -81,7 +81,15 @@ fn thread_busy(state: AppState) -> bool {
 pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
     let state = use_app();
     let picked = RwSignal::new(None::<Mode>);
-    let mode = move || picked.get().unwrap_or(if chat.get() { Mode::Chat } else { Mode::Json });
+    let input_fields = Memo::new(move |_| schema_fields(state, "input_schema"));
+    // The form only when the assistant's input schema has fields (another assistant may not).
+    let mode = move || {
+        match picked.get() {
+            Some(Mode::Form) if input_fields.with(Vec::is_empty) => None,
+            m => m,
+        }
+        .unwrap_or(if chat.get() { Mode::Chat } else { Mode::Json })
+    };
     let text = RwSignal::new(String::new());
     let input = RwSignal::new(String::from(
         "{\n  \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]\n}",
@@ -91,7 +99,6 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
     let strategy = RwSignal::new(String::from("enqueue"));
     let problem = RwSignal::new(None::<String>);
     let busy = Memo::new(move |_| thread_busy(state));
-    let input_fields = Memo::new(move |_| schema_fields(state, "input_schema"));
     let config_fields = Memo::new(move |_| {
         let f = schema_fields(state, "config_schema");
         if f.is_empty() { schema_fields(state, "context_schema") } else { f }
@@ -120,8 +127,21 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
         let request = body.and_then(|input| {
             let mut config = parse_config(&config.get_untracked())?;
             // The config form's fields go into `configurable`, over the JSON's.
-            let fields =
-                config_fields.with_untracked(|f| forms::object_of(f, text_in(config_texts)))?;
+            // Only the fields the user touched override the assistant's config; none is
+            // required here (the assistant's own values stand in).
+            let fields = config_fields.with_untracked(|f| {
+                let touched: Vec<Field> = config_texts.with_untracked(|t| {
+                    f.iter()
+                        .filter(|x| t.contains_key(&x.name))
+                        .cloned()
+                        .map(|mut x| {
+                            x.required = false;
+                            x
+                        })
+                        .collect()
+                });
+                forms::object_of(&touched, text_in(config_texts))
+            })?;
             if !fields.is_empty() {
                 let c = config.get_or_insert_with(|| json!({}));
                 if let Some(obj) = c.as_object_mut() {
@@ -339,6 +359,7 @@ pub fn LiveRunPanel() -> impl IntoView {
             RunPhase::Streaming if run.cancelling => "Cancelling…",
             RunPhase::Streaming => "Running",
             RunPhase::Done => "Last run finished",
+            RunPhase::Interrupted if run.paused => "Paused at a breakpoint",
             RunPhase::Interrupted => "Waiting for input",
             RunPhase::Failed => "Failed",
             RunPhase::Cancelled => "Cancelled",

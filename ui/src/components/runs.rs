@@ -27,6 +27,9 @@ fn duration(from: &str, to: &str) -> Option<String> {
     })
 }
 
+/// How many rows of a run's event log are shown at once (the newest).
+const SHOWN: usize = 400;
+
 /// One line of a payload, cut to `max` characters.
 fn one_line(v: &Value, max: usize) -> String {
     let s = v.to_string();
@@ -125,14 +128,12 @@ fn RunRow(r: Run) -> impl IntoView {
 fn EventLog(run_id: String) -> impl IntoView {
     let state = use_app();
     let filter = RwSignal::new(String::new());
-    let live = {
+    // The log of the run streamed here, when that is this run.
+    let is_live = {
         let run_id = run_id.clone();
         Memo::new(move |_| {
-            state.run.live.with(|r| {
-                r.as_ref()
-                    .filter(|r| r.run_id.as_deref() == Some(run_id.as_str()))
-                    .map(|r| r.log.clone())
-            })
+            state.run.live.with(|r| r.as_ref().and_then(|r| r.run_id.clone()))
+                == Some(run_id.clone())
         })
     };
     let run = {
@@ -162,17 +163,25 @@ fn EventLog(run_id: String) -> impl IntoView {
     };
     let body = {
         let run_id = run_id.clone();
-        move || match live.get() {
-            Some(log) => {
+        move || {
+            match is_live.get() {
+            true => state.run.log.with(|log| {
+                let log = &log.events;
                 let kinds: std::collections::BTreeSet<String> = log
                     .iter()
                     .map(|e| e.event.split('|').next().unwrap_or_default().to_string())
                     .collect();
                 let f = filter.get();
-                let rows = log
+                let picked: Vec<(usize, &orrery_api::studio::LoggedEvent)> = log
                     .iter()
                     .enumerate()
                     .filter(|(_, e)| f.is_empty() || e.event.split('|').next() == Some(f.as_str()))
+                    .collect();
+                // The newest rows when there are many (the log grows while the run streams).
+                let hidden = picked.len().saturating_sub(SHOWN);
+                let rows = picked
+                    .into_iter()
+                    .skip(hidden)
                     .map(|(i, e)| {
                         view! {
                             <li class="event" data-event=e.event.clone()>
@@ -197,11 +206,12 @@ fn EventLog(run_id: String) -> impl IntoView {
                         </select>
                         <span class="muted">{format!("{} events streamed", log.len())}</span>
                     </div>
+                    {(hidden > 0).then(|| view! { <p class="muted">{format!("{hidden} earlier events not shown")}</p> })}
                     <ol id="event-log" class="event-log">{rows}</ol>
                 }
                 .into_any()
-            }
-            None => {
+            }),
+            false => {
                 // A run not streamed here: the checkpoints it wrote, oldest first.
                 let steps: Vec<Value> = state.thread.history.with(|h| match h {
                     Load::Ready(list) => list
@@ -249,6 +259,7 @@ fn EventLog(run_id: String) -> impl IntoView {
                 }
                 .into_any()
             }
+        }
         }
     };
     view! {

@@ -118,7 +118,17 @@ pub fn ThreadPanel() -> impl IntoView {
     // The selected checkpoint's state (`Err` while it loads); the latest state when there is
     // no checkpoint at all.
     let selected = Memo::new(move |_| match selected_id.get() {
-        Some(id) => full(&id).ok_or(id),
+        // Shown once its parent (for the diff) is here too, so the view is built once.
+        Some(id) => {
+            let s = full(&id).ok_or_else(|| id.clone())?;
+            let waiting = parent_id(&s)
+                .filter(|p| {
+                    checkpoints
+                        .with(|l| l.iter().any(|c| checkpoint_id(c).as_deref() == Some(p.as_str())))
+                })
+                .is_some_and(|p| full(&p).is_none() && !tv.failed.with(|f| f.contains(&p)));
+            if waiting { Err(id) } else { Ok(s) }
+        }
         None => match tv.state.get() {
             Load::Ready(s) => Ok(s),
             _ => Err(String::new()),
@@ -189,6 +199,15 @@ pub fn ThreadPanel() -> impl IntoView {
                                     view! { <Checkpoint s=s parent=parent current=current /> }
                                         .into_any()
                                 }
+                                Err(id) if tv.failed.with(|f| f.contains(&id)) => view! {
+                                    <div class="list-error">
+                                        <p>"Cannot read this checkpoint."</p>
+                                        <button type="button" on:click=move |_| state.retry_checkpoint(id.clone())>
+                                            "Retry"
+                                        </button>
+                                    </div>
+                                }
+                                .into_any(),
                                 Err(id) if !id.is_empty() => loading("Reading the checkpoint…").into_any(),
                                 Err(_) => view! { <LiveRunPanel /> }.into_any(),
                             })
@@ -224,7 +243,7 @@ pub fn ThreadPanel() -> impl IntoView {
                     id="thread-runs"
                     type="button"
                     class:on=move || show_runs.get()
-                    title="The thread's runs and their event logs (Ctrl+R)"
+                    title="The thread's runs and their event logs"
                     on:click=move |_| show_runs.update(|b| *b = !*b)
                 >
                     {move || if show_runs.get() { "Checkpoint" } else { "Runs" }}
