@@ -45,6 +45,26 @@ pub(crate) async fn click(client: &Client, css: &str, what: &str) {
     }
 }
 
+/// Waits for the embedded runtime, selects it and clicks the assistant named `name`.
+pub(crate) async fn open_local_assistant(
+    client: &Client,
+    name: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    eventually(client, "the local runtime to be up", Duration::from_secs(60), || async {
+        find_one(client, "li.connection[data-id='local'] .health.up").await
+    })
+    .await;
+    client.find(Locator::Css("li.connection[data-id='local']")).await?.click().await?;
+    let item = eventually(client, name, Duration::from_secs(30), || async {
+        // textContent: WebKit's rendered text leaves out ellipsised names.
+        let names = texts(client, "li.assistant .assistant-name").await?;
+        let Some(at) = names.iter().position(|n| n == name) else { return Ok(None) };
+        Ok(client.find_all(Locator::Css("li.assistant")).await?.into_iter().nth(at))
+    })
+    .await;
+    item.click().await
+}
+
 /// Replaces the text of the field `css` with `text`.
 pub(crate) async fn fill(
     client: &Client,
@@ -87,21 +107,8 @@ async fn jarvis_runs_lights_its_nodes_resumes_forks_and_reruns_in_the_real_windo
     let client = &window.client;
 
     let steps = async {
-        eventually(client, "the local runtime to be up", Duration::from_secs(60), || async {
-            find_one(client, "li.connection[data-id='local'] .health.up").await
-        })
-        .await;
-        client.find(Locator::Css("li.connection[data-id='local']")).await?.click().await?;
         // The bundled Jarvis assistant (not its Spanish sibling, which runs the same graph).
-        let jarvis =
-            eventually(client, "the Jarvis assistant", Duration::from_secs(30), || async {
-                // textContent: WebKit's rendered text leaves out ellipsised names.
-                let names = texts(client, "li.assistant .assistant-name").await?;
-                let Some(at) = names.iter().position(|n| n == "jarvis") else { return Ok(None) };
-                Ok(client.find_all(Locator::Css("li.assistant")).await?.into_iter().nth(at))
-            })
-            .await;
-        jarvis.click().await?;
+        open_local_assistant(client, "jarvis").await?;
         click(client, "#tab-threads", "the Threads tab").await;
         click(client, "#thread-new:not([disabled])", "the New thread button").await;
         eventually(client, "the new thread's view", Duration::from_secs(20), || async {

@@ -10,7 +10,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
 use crate::harness::{Window, attrs, eventually, find_one, shot, texts};
-use crate::studio::{click, fill, run_ended, say};
+use crate::studio::{click, fill, open_local_assistant, run_ended, say};
 
 /// The open assistant editor's (id, version).
 async fn editor(client: &Client) -> Option<(String, String)> {
@@ -24,19 +24,7 @@ async fn assistants_breakpoints_step_mode_runs_and_the_palette_in_the_real_windo
     let client = &window.client;
 
     let steps = async {
-        eventually(client, "the local runtime to be up", Duration::from_secs(60), || async {
-            find_one(client, "li.connection[data-id='local'] .health.up").await
-        })
-        .await;
-        click(client, "li.connection[data-id='local']", "the local connection").await;
-        let jarvis =
-            eventually(client, "the Jarvis assistant", Duration::from_secs(30), || async {
-                let names = texts(client, "li.assistant .assistant-name").await?;
-                let Some(at) = names.iter().position(|n| n == "jarvis") else { return Ok(None) };
-                Ok(client.find_all(Locator::Css("li.assistant")).await?.into_iter().nth(at))
-            })
-            .await;
-        jarvis.click().await?;
+        open_local_assistant(client, "jarvis").await?;
 
         // The editor: the config schema's fields, filled with the assistant's values.
         click(client, "#tab-assistant", "the Assistant tab").await;

@@ -496,9 +496,7 @@ impl AppState {
 
     /// Asks for the selected assistant's graph (again), with the current xray choice.
     pub fn load_graph(self) {
-        let (Some(conn), Some(assistant)) =
-            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
-        else {
+        let Some((conn, assistant)) = self.conn_and_assistant() else {
             self.reset_graph();
             return;
         };
@@ -629,9 +627,7 @@ impl AppState {
     /// Starts a run on the open thread and streams it into [`RunView::live`]; when its stream
     /// ends the thread is loaded again (its new checkpoints, state and interrupts).
     pub fn start_run(self, mut request: RunRequest) {
-        let (Some(conn), Some(thread)) =
-            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
-        else {
+        let Some((conn, thread)) = self.conn_and_thread() else {
             self.report("Open a thread first".into());
             return;
         };
@@ -776,9 +772,7 @@ impl AppState {
 
     /// Loads the selected assistant's versions.
     pub fn load_versions(self) {
-        let (Some(conn), Some(assistant)) =
-            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
-        else {
+        let Some((conn, assistant)) = self.conn_and_assistant() else {
             self.edit.versions.set(Load::Idle);
             return;
         };
@@ -793,6 +787,16 @@ impl AppState {
                 Err(e) => Load::Failed(e),
             });
         });
+    }
+
+    /// The selected connection and assistant.
+    fn conn_and_assistant(&self) -> Option<(String, String)> {
+        Some((self.conns.selected.get_untracked()?, self.browse.assistant.get_untracked()?))
+    }
+
+    /// The selected connection and open thread.
+    fn conn_and_thread(&self) -> Option<(String, String)> {
+        Some((self.conns.selected.get_untracked()?, self.browse.thread.get_untracked()?))
     }
 
     /// Whether this connection and assistant are still the selected ones.
@@ -848,9 +852,7 @@ impl AppState {
 
     /// Makes one of the selected assistant's versions its current one.
     pub fn set_latest(self, version: i64) {
-        let (Some(conn), Some(assistant)) =
-            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
-        else {
+        let Some((conn, assistant)) = self.conn_and_assistant() else {
             return;
         };
         self.edit.busy.set(true);
@@ -873,9 +875,7 @@ impl AppState {
 
     /// Deletes the selected assistant (the user confirmed).
     pub fn delete_assistant(self) {
-        let (Some(conn), Some(assistant)) =
-            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
-        else {
+        let Some((conn, assistant)) = self.conn_and_assistant() else {
             return;
         };
         self.edit.confirm_delete.set(false);
@@ -968,9 +968,7 @@ impl AppState {
     }
 
     fn read_thread(self, quiet: bool) {
-        let (Some(conn), Some(thread)) =
-            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
-        else {
+        let Some((conn, thread)) = self.conn_and_thread() else {
             return;
         };
         self.thread.epoch.update_value(|e| *e += 1);
@@ -993,14 +991,7 @@ impl AppState {
             }
             // The runs list is a side view: a server that cannot list runs leaves it failed
             // without a banner.
-            let runs = transport::runs_list(&conn, &thread).await;
-            if self.thread.epoch.get_value() != epoch {
-                return;
-            }
-            self.thread.runs.set(match runs {
-                Ok(list) => Load::Ready(list),
-                Err(e) => Load::Failed(e),
-            });
+            self.load_runs();
             self.thread.checkpoint.set(None);
             match state {
                 Ok(v) => self.thread.state.set(Load::Ready(v)),
@@ -1024,9 +1015,7 @@ impl AppState {
 
     /// Reads the open thread's runs again (their statuses move on after a stream ends).
     pub fn load_runs(self) {
-        let (Some(conn), Some(thread)) =
-            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
-        else {
+        let Some((conn, thread)) = self.conn_and_thread() else {
             return;
         };
         let epoch = self.thread.epoch.get_value();
@@ -1044,9 +1033,7 @@ impl AppState {
 
     /// Loads a checkpoint's full state into [`ThreadView::full`] unless it is there.
     pub fn load_checkpoint(self, checkpoint_id: String) {
-        let (Some(conn), Some(thread)) =
-            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
-        else {
+        let Some((conn, thread)) = self.conn_and_thread() else {
             return;
         };
         if self.thread.full.with_untracked(|m| m.contains_key(&checkpoint_id))
@@ -1095,9 +1082,7 @@ impl AppState {
 
     /// Appends the next page of older checkpoints to the open thread's timeline.
     pub fn load_older_history(self) {
-        let (Some(conn), Some(thread)) =
-            (self.conns.selected.get_untracked(), self.browse.thread.get_untracked())
-        else {
+        let Some((conn, thread)) = self.conn_and_thread() else {
             return;
         };
         let oldest = self.thread.history.with_untracked(|h| match h {
@@ -1143,9 +1128,7 @@ impl AppState {
     /// Loads the page of the selected assistant's matching threads that starts at `offset`,
     /// and counts them all.
     pub fn load_threads(self, offset: u32) {
-        let (Some(conn), Some(assistant)) =
-            (self.conns.selected.get_untracked(), self.browse.assistant.get_untracked())
-        else {
+        let Some((conn, assistant)) = self.conn_and_assistant() else {
             return;
         };
         self.browse.threads_epoch.update_value(|e| *e += 1);
