@@ -246,7 +246,7 @@ async fn measure_thread_list_and_history() {
         (THREADS + 1).div_ceil(50)
     );
     println!("  jump from the first to the last page: {:.1} ms", median(last));
-    println!("history of {} checkpoints (medians of {REPEATS}):", CHECKPOINTS + 1);
+    println!("history of {CHECKPOINTS} checkpoints (medians of {REPEATS}):");
     println!(
         "  open the thread, timeline rendered ({shown} checkpoints shown): {:.1} ms",
         median(history)
