@@ -981,11 +981,11 @@ impl AppState {
             self.thread.history.set(Load::Loading);
         }
         spawn_local(async move {
-            let state = transport::thread_state(&conn, &thread).await;
-            if self.thread.epoch.get_value() != epoch {
-                return;
-            }
-            let history = transport::thread_history(&conn, &thread, None).await;
+            // Both at once: on a remote deployment each is a round trip.
+            let (state, history) = futures::join!(
+                transport::thread_state(&conn, &thread),
+                transport::thread_history(&conn, &thread, None)
+            );
             if self.thread.epoch.get_value() != epoch {
                 return;
             }
