@@ -90,9 +90,22 @@ pub(crate) fn invalid_schedule(schedule: &str) -> ApiError {
     ))
 }
 
+/// The IANA time zone named `name` (exactly: the bundled database would also match other
+/// cases, chrono-tz and Python's `zoneinfo` do not), or `None`.
+///
+/// The database is jiff's bundled copy: compact TZif data in one read-only blob, read only
+/// when a cron names a zone. (chrono-tz, used before, keeps its tables as Rust statics full of
+/// pointers that the loader relocates, about a megabyte of the process's memory at every
+/// start, used or not.)
+fn time_zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    static DB: std::sync::OnceLock<jiff::tz::TimeZoneDatabase> = std::sync::OnceLock::new();
+    let tz = DB.get_or_init(jiff::tz::TimeZoneDatabase::bundled).get(name).ok()?;
+    (tz.iana_name() == Some(name) && !tz.is_unknown()).then_some(tz)
+}
+
 /// An IANA time zone, or `422 Invalid timezone: ...`.
-pub(crate) fn parse_timezone(tz: &str) -> Result<chrono_tz::Tz, ApiError> {
-    tz.parse::<chrono_tz::Tz>().map_err(|_| {
+pub(crate) fn parse_timezone(tz: &str) -> Result<jiff::tz::TimeZone, ApiError> {
+    time_zone(tz).ok_or_else(|| {
         ApiError::unprocessable(format!(
             "Invalid timezone: '{tz}'. Use IANA timezone format (e.g. 'America/New_York')."
         ))
@@ -104,11 +117,14 @@ pub(crate) fn parse_timezone(tz: &str) -> Result<chrono_tz::Tz, ApiError> {
 pub fn next_run(schedule: &str, timezone: Option<&str>, after: DateTime<Utc>) -> Option<i64> {
     let cron = parse_pattern(schedule)?;
     let tz = match timezone {
-        Some(t) => t.parse::<chrono_tz::Tz>().ok()?,
-        None => chrono_tz::Tz::UTC,
+        Some(t) => time_zone(t)?,
+        None => jiff::tz::TimeZone::UTC,
     };
-    let local = after.with_timezone(&tz);
-    cron.find_next_occurrence(&local, false).ok().map(|t| t.timestamp())
+    // A leap second (chrono's nanoseconds past 999,999,999) counts as the second's last instant.
+    let nanos =
+        i32::try_from(after.timestamp_subsec_nanos()).unwrap_or(999_999_999).min(999_999_999);
+    let local = jiff::Timestamp::new(after.timestamp(), nanos).ok()?.to_zoned(tz);
+    cron.find_next_occurrence(&local, false).ok().map(|t| t.timestamp().as_second())
 }
 
 /// A validated schedule's next slot after `now`, or the 422 the real server answers.
@@ -375,6 +391,22 @@ mod tests {
             next("0 9 * * *", Some("America/New_York"), "2026-07-01T00:00:00Z").unwrap(),
             "2026-07-01T13:00:00+00:00"
         );
+        // Across daylight saving time in New York: 02:30 does not exist on 2026-03-08 (the slot
+        // comes when the clock jumps to 03:00); 01:30 happens twice on 2026-11-01 (only the
+        // first one is a slot).
+        let ny = Some("America/New_York");
+        assert_eq!(
+            next("30 2 * * *", ny, "2026-03-08T05:00:00Z").unwrap(),
+            "2026-03-08T07:00:00+00:00"
+        );
+        assert_eq!(
+            next("30 1 * * *", ny, "2026-11-01T04:00:00Z").unwrap(),
+            "2026-11-01T05:30:00+00:00"
+        );
+        assert_eq!(
+            next("30 1 * * *", ny, "2026-11-01T05:45:00Z").unwrap(),
+            "2026-11-02T06:30:00+00:00"
+        );
         assert_eq!(next("@midnight", None, at), next("0 0 * * *", None, at));
         assert_eq!(next("@hourly", None, at), next("0 * * * *", None, at));
         assert_eq!(next("0 12 * * mon", None, at).unwrap(), "2026-11-30T12:00:00+00:00");
@@ -390,6 +422,13 @@ mod tests {
         }
         assert_eq!(next("* * * * *", Some("Mars/Olympus"), at), None);
         assert!(parse_timezone("Europe/Paris").is_ok());
+        // IANA names exactly as spelled (links included), as chrono-tz and zoneinfo read them.
+        for name in ["UTC", "Etc/UTC", "US/Eastern", "Europe/Kiev", "Asia/Kolkata", "Etc/GMT+5"] {
+            assert!(parse_timezone(name).is_ok(), "{name}");
+        }
+        for name in ["europe/paris", "EUROPE/PARIS", "utc", "Etc/Unknown", ""] {
+            assert!(parse_timezone(name).is_err(), "{name}");
+        }
         assert_eq!(
             parse_timezone("Mars/Olympus").err().unwrap().detail(),
             "Invalid timezone: 'Mars/Olympus'. Use IANA timezone format (e.g. 'America/New_York')."

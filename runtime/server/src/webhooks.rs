@@ -178,18 +178,27 @@ impl WebhookPolicy {
 /// Sends webhooks.
 pub struct Webhooks {
     policy: WebhookPolicy,
-    http: reqwest::Client,
+    /// Made with the first webhook: building a client sets up TLS (root certificates, the
+    /// crypto provider), code and memory a server that sends none should not spend at start.
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Webhooks {
     /// Webhooks under `policy`.
     pub fn new(policy: WebhookPolicy) -> Webhooks {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Webhooks { policy, http }
+        Webhooks { policy, http: std::sync::OnceLock::new() }
+    }
+
+    fn http(&self) -> reqwest::Client {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap_or_else(|_| reqwest::Client::new())
+            })
+            .clone()
     }
 
     /// The policy URLs are checked against.
@@ -207,7 +216,7 @@ impl Webhooks {
         if let Some(fields) = &self.policy.allowed_fields {
             payload.retain(|k, _| fields.contains(&k.to_lowercase()));
         }
-        let (policy, http) = (self.policy.clone(), self.http.clone());
+        let (policy, http) = (self.policy.clone(), self.http());
         tokio::spawn(async move {
             if let Err(why) = policy.check(&url).await {
                 tracing::warn!(webhook = %url, "webhook not sent: {why}");
