@@ -65,6 +65,73 @@ pub(crate) async fn open_local_assistant(
     item.click().await
 }
 
+/// Ends a window test: on a failed step, a screenshot (`shot_name`) and the window's text (and
+/// `extra`, e.g. a server's log) for the report; then the session is closed and the failure
+/// raised.
+pub(crate) async fn finish(
+    client: &Client,
+    steps: Result<(), fantoccini::error::CmdError>,
+    shot_name: &str,
+    extra: &str,
+) {
+    if let Err(e) = &steps {
+        shot(client, shot_name).await;
+        let text = texts(client, "body").await.unwrap_or_default().join("");
+        eprintln!("studio step failed ({e}); the window said:\n{text}{extra}");
+    }
+    client.clone().close().await.ok();
+    if let Err(e) = steps {
+        panic!("{shot_name}: {e}");
+    }
+}
+
+/// Waits for a new branch in the timeline (a checkpoint not in `before`, drawn off the main
+/// line); the timeline then, and the new checkpoint.
+pub(crate) async fn new_branch(client: &Client, before: &[Row]) -> (Vec<Row>, Row) {
+    let after = eventually(client, "a second branch", Duration::from_secs(20), || async {
+        let t = timeline(client).await?;
+        let forked = t.iter().any(|c| !before.iter().any(|b| b.0 == c.0));
+        Ok(Some(t).filter(|t| forked && t.iter().any(|c| c.2 != "0")))
+    })
+    .await;
+    let fork = after
+        .iter()
+        .find(|c| !before.iter().any(|b| b.0 == c.0))
+        .cloned()
+        .unwrap_or_else(|| panic!("the fork's checkpoint: before {before:?}\nafter {after:?}"));
+    (after, fork)
+}
+
+/// Selects checkpoint `id` (shown as `step`) and returns the nodes it runs next.
+pub(crate) async fn select_checkpoint(client: &Client, id: &str, step: &str) -> Vec<String> {
+    click(client, &format!("#timeline li.checkpoint[data-id='{id}']"), step).await;
+    eventually(client, &format!("{step} selected"), Duration::from_secs(10), || async {
+        let t = texts(client, "#thread-view .checkpoint-head .cp-step").await?.join("");
+        if t != step {
+            return Ok(None);
+        }
+        texts(client, "#thread-view .next .node-pill").await.map(Some)
+    })
+    .await
+}
+
+/// Waits for checkpoints not in `known`; the timeline then, and the oldest new one (the first a
+/// re-run wrote).
+pub(crate) async fn first_new_checkpoint(client: &Client, known: &[Row]) -> (Vec<Row>, Row) {
+    let now = eventually(client, "the re-run's checkpoint", Duration::from_secs(20), || async {
+        let t = timeline(client).await?;
+        Ok(Some(t).filter(|t| t.iter().any(|c| !known.iter().any(|a| a.0 == c.0))))
+    })
+    .await;
+    // The list is newest first.
+    let first = now
+        .iter()
+        .rfind(|c| !known.iter().any(|a| a.0 == c.0))
+        .cloned()
+        .unwrap_or_else(|| panic!("the re-run's first checkpoint in {now:?}"));
+    (now, first)
+}
+
 /// Replaces the text of the field `css` with `text`.
 pub(crate) async fn fill(
     client: &Client,
@@ -92,11 +159,14 @@ pub(crate) async fn say(client: &Client, text: &str) -> Result<(), fantoccini::e
 /// The timeline's checkpoints: (id, parent, lane, step text), newest first. Read in one script:
 /// the list is patched in place when the thread is read again, so element-by-element reads
 /// could mix two versions.
-pub(crate) async fn timeline(client: &Client) -> Step<Vec<(String, String, String, String)>> {
+/// A timeline row: (checkpoint id, parent id, lane, step text).
+pub(crate) type Row = (String, String, String, String);
+
+pub(crate) async fn timeline(client: &Client) -> Step<Vec<Row>> {
     let script = "return Array.from(document.querySelectorAll('#timeline li.checkpoint')).map(li => \
         [li.dataset.id || '', li.dataset.parent || '', li.dataset.lane || '', \
          (li.querySelector('.cp-step') || {}).textContent || ''])";
-    let rows: Vec<(String, String, String, String)> =
+    let rows: Vec<Row> =
         serde_json::from_value(client.execute(script, vec![]).await?).unwrap_or_default();
     Ok(rows)
 }
@@ -187,16 +257,7 @@ async fn jarvis_runs_lights_its_nodes_resumes_forks_and_reruns_in_the_real_windo
         let typed = client.find(Locator::Id("state-editor")).await?.prop("value").await?;
         assert_eq!(typed.as_deref(), Some(edit), "the editor holds what was typed");
         click(client, "#fork-submit", "the Fork button").await;
-        let after = eventually(client, "a second branch", Duration::from_secs(20), || async {
-            let t = timeline(client).await?;
-            let forked = t.iter().any(|c| !before.iter().any(|b| b.0 == c.0));
-            Ok(Some(t).filter(|t| forked && t.iter().any(|c| c.2 != "0")))
-        })
-        .await;
-        let fork =
-            after.iter().find(|c| !before.iter().any(|b| b.0 == c.0)).cloned().unwrap_or_else(
-                || panic!("the fork's checkpoint: before {before:?}\nafter {after:?}"),
-            );
+        let (after, fork) = new_branch(client, &before).await;
         assert_eq!(fork.1, first_agent.0, "the fork's parent is the edited checkpoint: {after:?}");
         assert_eq!(fork.3, "#2", "the fork is the step after #1");
         assert_eq!(after.len(), before.len() + 1, "one new checkpoint: {after:?}");
@@ -212,32 +273,12 @@ async fn jarvis_runs_lights_its_nodes_resumes_forks_and_reruns_in_the_real_windo
             .find(|c| c.3 == "#2" && c.0 != fork.0)
             .cloned()
             .expect("checkpoint #2 on the first line");
-        let css = format!("#timeline li.checkpoint[data-id='{}']", lookup.0);
-        click(client, &css, "checkpoint #2 of the first line").await;
-        let next = eventually(client, "#2 selected", Duration::from_secs(10), || async {
-            let t = texts(client, "#thread-view .checkpoint-head .cp-step").await?.join("");
-            if t != "#2" {
-                return Ok(None);
-            }
-            texts(client, "#thread-view .next .node-pill").await.map(Some)
-        })
-        .await;
+        let next = select_checkpoint(client, &lookup.0, "#2").await;
         assert_eq!(next, ["agent"], "#2 runs agent next");
         click(client, "#rerun", "the Re-run button").await;
         let lit = run_ended(client, "interrupted").await;
         assert_eq!(lit, "agent,approve", "the re-run starts at #2's next node, not at the start");
-        let rerun =
-            eventually(client, "the re-run's checkpoint", Duration::from_secs(20), || async {
-                let t = timeline(client).await?;
-                Ok(Some(t).filter(|t| t.iter().any(|c| !after.iter().any(|a| a.0 == c.0))))
-            })
-            .await;
-        // The oldest of the re-run's checkpoints (the list is newest first).
-        let new = rerun
-            .iter()
-            .rfind(|c| !after.iter().any(|a| a.0 == c.0))
-            .cloned()
-            .expect("the re-run's checkpoint");
+        let (rerun, new) = first_new_checkpoint(client, &after).await;
         assert_eq!(new.1, lookup.0, "the re-run's first checkpoint follows #2: {rerun:?}");
         assert_eq!(new.3, "#3", "and is its next step");
         eventually(client, "the resume form again", Duration::from_secs(20), || async {
@@ -253,13 +294,7 @@ async fn jarvis_runs_lights_its_nodes_resumes_forks_and_reruns_in_the_real_windo
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    if let Err(e) = &steps {
-        shot(client, "studio-failure.png").await;
-        let text = texts(client, "body").await.unwrap_or_default().join("");
-        eprintln!("studio step failed ({e}); the window said:\n{text}");
-    }
-    client.clone().close().await.ok();
-    steps.expect("studio steps");
+    finish(client, steps, "studio-failure.png", "").await;
 }
 
 /// A graph whose scripted model answers one word every 150 ms, to watch tokens arrive.
@@ -368,11 +403,5 @@ async fn tokens_stream_in_and_a_run_can_be_cancelled_in_the_real_window() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    if let Err(e) = &steps {
-        shot(client, "studio-failure.png").await;
-        let text = texts(client, "body").await.unwrap_or_default().join("");
-        eprintln!("studio step failed ({e}); the window said:\n{text}");
-    }
-    client.clone().close().await.ok();
-    steps.expect("streaming steps");
+    finish(client, steps, "studio-failure.png", "").await;
 }

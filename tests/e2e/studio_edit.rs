@@ -10,7 +10,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 
 use crate::harness::{Window, attrs, eventually, find_one, shot, texts};
-use crate::studio::{click, fill, open_local_assistant, run_ended, say};
+use crate::studio::{click, fill, finish, open_local_assistant, run_ended, say};
 
 /// The open assistant editor's (id, version).
 async fn editor(client: &Client) -> Option<(String, String)> {
@@ -224,11 +224,5 @@ async fn assistants_breakpoints_step_mode_runs_and_the_palette_in_the_real_windo
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    if let Err(e) = &steps {
-        shot(client, "studio-edit-failure.png").await;
-        let text = texts(client, "body").await.unwrap_or_default().join("");
-        eprintln!("studio step failed ({e}); the window said:\n{text}");
-    }
-    client.clone().close().await.ok();
-    steps.expect("studio editing steps");
+    finish(client, steps, "studio-edit-failure.png", "").await;
 }

@@ -10,7 +10,10 @@ use fantoccini::{Client, Locator};
 use orrery_e2e::LangGraphDev;
 
 use crate::harness::{Window, attrs, eventually, find_one, shot, texts};
-use crate::studio::{click, fill, run_ended, say, timeline};
+use crate::studio::{
+    click, fill, finish, first_new_checkpoint, new_branch, run_ended, say, select_checkpoint,
+    timeline,
+};
 
 /// The last AI answer in the thread's chat, once there is one.
 async fn last_answer(client: &Client, starts: &str) -> String {
@@ -98,45 +101,17 @@ async fn the_studio_against_a_real_langgraph_dev_in_the_real_window() {
             .send_keys("{\"messages\": [{\"type\": \"human\", \"content\": \"forked here\"}]}")
             .await?;
         click(client, "#fork-submit", "Fork").await;
-        let after = eventually(client, "a second branch", Duration::from_secs(20), || async {
-            let t = timeline(client).await?;
-            let forked = t.iter().any(|c| !before.iter().any(|b| b.0 == c.0));
-            Ok(Some(t).filter(|t| forked && t.iter().any(|c| c.2 != "0")))
-        })
-        .await;
-        let fork = after
-            .iter()
-            .find(|c| !before.iter().any(|b| b.0 == c.0))
-            .cloned()
-            .expect("the fork's checkpoint");
+        let (after, fork) = new_branch(client, &before).await;
         assert_eq!(fork.1, first.0, "the fork's parent is #1: {after:?}");
         shot(client, "lgdev-fork.png").await;
 
         // Re-run from #1 of the first line (next: human_approval): it continues there.
-        click(client, &format!("#timeline li.checkpoint[data-id='{}']", first.0), "#1").await;
-        let next = eventually(client, "#1 selected", Duration::from_secs(10), || async {
-            let t = texts(client, "#thread-view .checkpoint-head .cp-step").await?.join("");
-            if t != "#1" {
-                return Ok(None);
-            }
-            texts(client, "#thread-view .next .node-pill").await.map(Some)
-        })
-        .await;
+        let next = select_checkpoint(client, &first.0, "#1").await;
         assert_eq!(next, ["human_approval"]);
         click(client, "#rerun", "Re-run from here").await;
         let lit = run_ended(client, "interrupted").await;
         assert_eq!(lit, "human_approval", "the re-run starts at #1's next node");
-        let rerun =
-            eventually(client, "the re-run's checkpoint", Duration::from_secs(20), || async {
-                let t = timeline(client).await?;
-                Ok(Some(t).filter(|t| t.iter().any(|c| !after.iter().any(|a| a.0 == c.0))))
-            })
-            .await;
-        let new = rerun
-            .iter()
-            .rfind(|c| !after.iter().any(|a| a.0 == c.0))
-            .cloned()
-            .expect("the re-run's first checkpoint");
+        let (rerun, new) = first_new_checkpoint(client, &after).await;
         assert_eq!(new.1, first.0, "the re-run's first checkpoint follows #1: {rerun:?}");
         shot(client, "lgdev-rerun.png").await;
 
@@ -196,16 +171,8 @@ async fn the_studio_against_a_real_langgraph_dev_in_the_real_window() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    if let Err(e) = &steps {
-        shot(client, "lgdev-failure.png").await;
-        let text = texts(client, "body").await.unwrap_or_default().join("");
-        eprintln!(
-            "studio step failed ({e}); the window said:\n{text}\nserver log:\n{}",
-            server.log()
-        );
-    }
-    client.clone().close().await.ok();
-    steps.expect("studio steps against langgraph dev");
+    let log = format!("\nserver log:\n{}", server.log());
+    finish(client, steps, "lgdev-failure.png", &log).await;
     drop(window);
     drop(server);
 }

@@ -494,6 +494,22 @@ impl AppState {
         self.edit.versions.set(Load::Idle);
     }
 
+    /// Asks for an assistant's schemas. A server without them leaves the forms to raw JSON,
+    /// with no banner.
+    fn load_schemas(self, conn: String, assistant: String) {
+        self.graph.schemas.set(Load::Loading);
+        spawn_local(async move {
+            let schemas = transport::assistant_schemas(&conn, &assistant).await;
+            if !self.still_on(&conn, &assistant) {
+                return;
+            }
+            self.graph.schemas.set(match schemas {
+                Ok(v) => Load::Ready(v),
+                Err(e) => Load::Failed(e),
+            });
+        });
+    }
+
     /// Asks for the selected assistant's graph (again), with the current xray choice.
     pub fn load_graph(self) {
         let Some((conn, assistant)) = self.conn_and_assistant() else {
@@ -504,24 +520,16 @@ impl AppState {
         let epoch = self.graph.epoch.get_value();
         let xray = self.graph.xray.get_untracked();
         self.graph.data.set(Load::Loading);
+        // The schemas (the run and config forms) once per assistant, beside the graph: an xray
+        // toggle draws the graph again, the schemas stay.
         if !matches!(self.graph.schemas.get_untracked(), Load::Ready(_)) {
-            self.graph.schemas.set(Load::Loading);
+            self.load_schemas(conn.clone(), assistant.clone());
         }
         spawn_local(async move {
             let answer = transport::assistant_graph(&conn, &assistant, xray).await;
             if self.graph.epoch.get_value() != epoch {
                 return;
             }
-            // The schemas (the run and config forms): a server without them leaves the
-            // forms to raw JSON, with no banner.
-            let schemas = transport::assistant_schemas(&conn, &assistant).await;
-            if self.graph.epoch.get_value() != epoch {
-                return;
-            }
-            self.graph.schemas.set(match schemas {
-                Ok(v) => Load::Ready(v),
-                Err(e) => Load::Failed(e),
-            });
             let parsed = answer.and_then(|v| {
                 Graph::from_json(&v).map_err(|e| format!("The server's graph is unreadable: {e}"))
             });

@@ -77,6 +77,14 @@ pub fn fields(schema: &Value) -> Vec<Field> {
         .collect()
 }
 
+/// The configurable fields of an assistant's schemas (`GET /assistants/{id}/schemas`): from
+/// `config_schema`, else `context_schema` (graphs with a runtime context declare that one).
+pub fn config_fields(schemas: &Value) -> Vec<Field> {
+    let from = |k: &str| schemas.get(k).map(fields).unwrap_or_default();
+    let f = from("config_schema");
+    if f.is_empty() { from("context_schema") } else { f }
+}
+
 /// Follows a local `$ref` (also `allOf: [{$ref}]`) and unwraps `anyOf: [T, null]`, keeping
 /// the field's own `title`, `description` and `default` over the target's.
 fn resolve(prop: &Value, defs: Option<&Value>) -> Value {
@@ -321,6 +329,21 @@ mod tests {
         assert!(lines[1].contains("\"fast\" is not a number"), "{e}");
         assert!(lines[2].starts_with("j: not valid JSON"), "{e}");
         assert!(e.contains("c: choose one of a, b"), "{e}");
+    }
+
+    #[test]
+    fn config_fields_fall_back_to_the_context_schema() {
+        let prompt = json!({"properties": {"system_prompt": {"type": "string"}}});
+        let names = |v: &Value| config_fields(v).into_iter().map(|f| f.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(&json!({"config_schema": prompt, "context_schema": null})),
+            ["system_prompt"]
+        );
+        assert_eq!(
+            names(&json!({"config_schema": {}, "context_schema": prompt})),
+            ["system_prompt"]
+        );
+        assert!(names(&json!({"config_schema": {}, "context_schema": null})).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use orrery_api::desktop::AssistantDraft;
-use orrery_api::forms::{self, Field};
+use orrery_api::forms;
 use orrery_api::studio;
 use orrery_api::{Assistant, AssistantVersion};
 use serde_json::{Map, Value, json};
@@ -20,11 +20,16 @@ pub fn is_system(metadata: &Map<String, Value>) -> bool {
     metadata.get("created_by").and_then(Value::as_str) == Some("system")
 }
 
-/// The configurable fields: from `config_schema`, else `context_schema`.
-fn config_fields(schemas: &Value) -> Vec<Field> {
-    let from = |k: &str| schemas.get(k).map(forms::fields).unwrap_or_default();
-    let f = from("config_schema");
-    if f.is_empty() { from("context_schema") } else { f }
+/// A JSON object typed in a field (empty: `{}`); `what` names the field in the error.
+fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
+    match text.trim() {
+        "" => Ok(Map::new()),
+        t => match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(o)) => Ok(o),
+            Ok(_) => Err(format!("{what} must be a JSON object")),
+            Err(e) => Err(format!("{what} is not valid JSON: {e}")),
+        },
+    }
 }
 
 /// The editor of the selected assistant.
@@ -65,7 +70,7 @@ pub fn AssistantPanel() -> impl IntoView {
 fn Editor(a: Assistant, schemas: Value) -> impl IntoView {
     let state = use_app();
     let system = is_system(&a.metadata);
-    let fields = config_fields(&schemas);
+    let fields = forms::config_fields(&schemas);
     let configurable = a
         .config
         .get("configurable")
@@ -100,14 +105,7 @@ fn Editor(a: Assistant, schemas: Value) -> impl IntoView {
             let form = forms::object_of(&fields, |n| {
                 texts.with_untracked(|t| t.get(n).cloned().unwrap_or_default())
             })?;
-            let mut config = match rest_text.get_untracked().trim() {
-                "" => Map::new(),
-                t => match serde_json::from_str::<Value>(t) {
-                    Ok(Value::Object(o)) => o,
-                    Ok(_) => return Err("Other config must be a JSON object".into()),
-                    Err(e) => return Err(format!("Other config is not valid JSON: {e}")),
-                },
-            };
+            let mut config = json_object(&rest_text.get_untracked(), "Other config")?;
             let mut configurable = config
                 .remove("configurable")
                 .and_then(|c| match c {
@@ -116,14 +114,7 @@ fn Editor(a: Assistant, schemas: Value) -> impl IntoView {
                 })
                 .unwrap_or_default();
             configurable.extend(form);
-            let metadata = match metadata_text.get_untracked().trim() {
-                "" => json!({}),
-                t => match serde_json::from_str::<Value>(t) {
-                    Ok(v @ Value::Object(_)) => v,
-                    Ok(_) => return Err("Metadata must be a JSON object".into()),
-                    Err(e) => return Err(format!("Metadata is not valid JSON: {e}")),
-                },
-            };
+            let metadata = Value::Object(json_object(&metadata_text.get_untracked(), "Metadata")?);
             // `config.configurable` only: the server mirrors it into `context` (sending both
             // is a 400 on LangGraph Server).
             config.insert("configurable".into(), Value::Object(configurable));

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use orrery_api::forms::{self, Field};
 
-use crate::components::schema_form::SchemaForm;
+use crate::components::schema_form::{SchemaForm, Texts};
 use crate::components::thread::messages_view;
 use crate::state::{AppState, Load, use_app};
 
@@ -100,12 +100,14 @@ pub fn Composer(#[prop(into)] chat: Signal<bool>) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let busy = Memo::new(move |_| thread_busy(state));
     let config_fields = Memo::new(move |_| {
-        let f = schema_fields(state, "config_schema");
-        if f.is_empty() { schema_fields(state, "context_schema") } else { f }
+        state.graph.schemas.with(|s| match s {
+            Load::Ready(v) => forms::config_fields(v),
+            _ => Vec::new(),
+        })
     });
     let form_texts = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
     let config_texts = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
-    let text_in = |texts: RwSignal<std::collections::BTreeMap<String, String>>| {
+    let text_in = |texts: Texts| {
         move |n: &str| texts.with_untracked(|t| t.get(n).cloned().unwrap_or_default())
     };
 
