@@ -85,6 +85,8 @@ pub struct Db {
     /// would poll for the file lock (`busy_timeout` sleeps up to 100 ms between tries). On
     /// PostgreSQL the same pool as `pool`.
     pub(crate) writer: AnyPool,
+    /// On SQLite, the writer's group commit (see [`batch::Committer`]).
+    committer: Option<batch::Committer>,
     backend: Backend,
     /// Checkpoints of running runs not yet stored (see [`Durability`]).
     buffers: Arc<Buffers>,
@@ -226,7 +228,9 @@ impl Db {
             Backend::Postgres => pool.clone(),
         };
         let assistants = (backend == Backend::Sqlite).then(Arc::default);
-        let db = Db { pool, writer, backend, buffers: Arc::default(), assistants };
+        let committer =
+            (backend == Backend::Sqlite).then(|| batch::Committer::start(writer.clone()));
+        let db = Db { pool, writer, committer, backend, buffers: Arc::default(), assistants };
         db.migrate().await?;
         Ok(db)
     }
@@ -511,21 +515,22 @@ impl Db {
 
     /// Replaces a thread's row.
     pub async fn save_thread(&self, t: &Thread) -> DbResult<()> {
-        sqlx::query(
+        self.transaction(&[Self::save_thread_stmt(t)]).await
+    }
+
+    fn save_thread_stmt(t: &Thread) -> Stmt {
+        Stmt::new(
             "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3, status = $4, config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
         )
-        .bind(&t.updated_at)
-        .bind(&t.state_updated_at)
-        .bind(text(&t.metadata))
-        .bind(t.status.as_str())
-        .bind(text(&t.config))
-        .bind(t.values.as_ref().map(text))
-        .bind(t.error.as_ref().map(text))
-        .bind(t.interrupts.as_ref().map(text))
-        .bind(&t.thread_id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        .text(&t.updated_at)
+        .text(&t.state_updated_at)
+        .text(text(&t.metadata))
+        .text(t.status.as_str())
+        .text(text(&t.config))
+        .opt(t.values.as_ref().map(text))
+        .opt(t.error.as_ref().map(text))
+        .opt(t.interrupts.as_ref().map(text))
+        .text(&t.thread_id)
     }
 
     /// Deletes a thread with its runs (and their stream logs), crons and checkpoints, in one
@@ -604,11 +609,47 @@ impl Db {
         })
     }
 
-    /// Inserts a pending run and marks its thread busy, in one transaction.
-    pub async fn insert_run(&self, r: &Run) -> DbResult<()> {
-        // One statement (its trigger marks the thread busy): atomic without a transaction.
-        Self::insert_run_query(r).execute(&self.writer).await?;
-        Ok(())
+    /// Inserts a run, after saving its thread's row when `thread` is given (the run's insert
+    /// marks the thread busy), in one transaction. With `start` the run is inserted `running`
+    /// when its thread has no run pending or running (the caller then executes it: no worker
+    /// claims it), else `pending`; returns whether it was inserted `running`. Only where this
+    /// process is the database's one writer (SQLite): elsewhere a claim decides.
+    pub async fn insert_run(
+        &self,
+        thread: Option<&Thread>,
+        r: &Run,
+        start: bool,
+    ) -> DbResult<bool> {
+        let start = start && self.backend == Backend::Sqlite;
+        let status = if start {
+            "CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $2 AND status IN ('pending', 'running')) THEN $5 ELSE 'running' END"
+        } else {
+            "$5"
+        };
+        let run = Stmt::new(format!(
+            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) SELECT $1, $2, $3, $4, {status}, $6, $7, $8, $9{}",
+            if start { " RETURNING run_id, status" } else { "" }
+        ))
+        .text(&r.run_id)
+        .text(&r.thread_id)
+        .text(&r.assistant_id)
+        .text(text(&r.metadata))
+        .text(r.status.as_str())
+        .text(text(&r.kwargs))
+        .text(&r.multitask_strategy)
+        .text(&r.created_at)
+        .text(&r.updated_at);
+        let stmts = match thread {
+            Some(t) => vec![Self::save_thread_stmt(t), run],
+            None => vec![run],
+        };
+        let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
+        for row in rows.iter() {
+            if row.try_get::<String, _>("run_id").is_ok_and(|id| id == r.run_id) {
+                return Ok(row.try_get::<String, _>("status")? == RunStatus::Running.as_str());
+            }
+        }
+        Ok(false)
     }
 
     fn insert_run_query(r: &Run) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
@@ -763,7 +804,7 @@ impl Db {
 
     /// One write transaction: on SQLite sent as one batch (see [`batch`]).
     async fn transaction(&self, stmts: &[Stmt]) -> DbResult<()> {
-        batch::transaction(&self.writer, self.backend == Backend::Sqlite, stmts).await
+        batch::transaction(&self.writer, self.committer.as_ref(), stmts).await
     }
 
     /// The statements that store a run's stream log, numbered in order.

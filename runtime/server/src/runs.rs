@@ -291,6 +291,10 @@ pub struct Runs {
     /// Runs this process queued that no worker has claimed yet (a hint: runs of other
     /// processes are found by polling).
     queued: std::sync::atomic::AtomicUsize,
+    /// Runs executing in this process, at most `workers` (claimed by a worker or started by
+    /// the request that made them).
+    active: std::sync::atomic::AtomicUsize,
+    workers: std::sync::atomic::AtomicUsize,
     live: Mutex<HashMap<String, Arc<RunChannel>>>,
     /// The thread streams.
     pub threads: Arc<ThreadHub>,
@@ -328,6 +332,8 @@ impl Runs {
             webhooks,
             wake: Notify::new(),
             queued: std::sync::atomic::AtomicUsize::new(0),
+            active: std::sync::atomic::AtomicUsize::new(0),
+            workers: std::sync::atomic::AtomicUsize::new(0),
             live: Mutex::new(HashMap::new()),
             threads: Arc::new(ThreadHub::default()),
             requeued: Mutex::new(requeued.into_iter().collect()),
@@ -387,8 +393,37 @@ impl Runs {
         self.queued.load(Ordering::Acquire)
     }
 
+    /// Takes one of the `workers` slots of executing runs, if one is free.
+    pub fn reserve(&self) -> bool {
+        let max = self.workers.load(Ordering::Acquire);
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// Gives a slot back.
+    pub fn release(&self) {
+        let _ = self.active.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Executes a run its request inserted `running` (see [`Db::insert_run`]) in the slot the
+    /// request reserved, then lets a worker look for what waits.
+    pub fn start(self: &Arc<Self>, run: Run) {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let thread_has_more = me.execute(run).await;
+            me.release();
+            if thread_has_more {
+                me.wake();
+            } else if me.queued() > 0 {
+                me.wake.notify_one();
+            }
+        });
+    }
+
     /// Starts `n` workers.
     pub fn start_workers(self: &Arc<Self>, n: usize) {
+        self.workers.store(n.max(1), Ordering::Release);
         for _ in 0..n.max(1) {
             let me = Arc::clone(self);
             tokio::spawn(async move { me.work().await });
@@ -401,7 +436,8 @@ impl Runs {
     async fn work(self: Arc<Self>) {
         let mut look = true;
         loop {
-            if look {
+            // Every slot taken (by runs their requests started): the run that ends wakes one.
+            if look && self.reserve() {
                 match self.db.claim_run().await {
                     Ok(Some(run)) => {
                         let _ =
@@ -413,13 +449,18 @@ impl Runs {
                             self.wake.notify_one();
                         }
                         let thread_has_more = self.execute(run).await;
+                        self.release();
                         look = thread_has_more || self.queued() > 0;
                         continue;
                     }
                     // Whatever is queued waits for a busy thread: the run that ends there
                     // makes its worker look again.
-                    Ok(None) => self.queued.store(0, Ordering::Release),
+                    Ok(None) => {
+                        self.release();
+                        self.queued.store(0, Ordering::Release);
+                    }
                     Err(e) => {
+                        self.release();
                         tracing::error!("claiming a run failed: {e}");
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }

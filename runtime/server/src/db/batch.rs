@@ -3,11 +3,15 @@
 //! connection's thread and back, and a transaction of seven statements held the one writer
 //! connection across seven such hand-offs. A batch is `BEGIN; ...; COMMIT` sent in one call,
 //! with the arguments written as SQL literals by [`Arg::literal`] (text quoted with `'` doubled,
-//! the whole escaping SQLite's string literals need; integers; NULL).
+//! the whole escaping SQLite's string literals need; integers; NULL). Transactions queued at the
+//! same time share one batch and one commit ([`Committer`]).
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
+use tokio::sync::{mpsc, oneshot};
 
 use super::DbResult;
 
@@ -94,38 +98,144 @@ impl Stmt {
     }
 }
 
-/// Runs `stmts` as one transaction on `writer`: on SQLite as one batch, else (or when an
-/// argument cannot be a literal) statement by statement in a transaction. (Boxed: the future is
-/// checked to be `Send` here, once, with its own lifetimes, which callers' futures need.)
+/// SQLite's group commit: write transactions queue here and one task sends whatever is queued
+/// to the writer connection as a single `BEGIN; ...; COMMIT` batch. With one writer, each
+/// transaction used to wait for the previous one's round trip through the async thread (the
+/// result back, the connection released, the next waiter polled); now the next group is ready
+/// as soon as the writer is free, and a burst of runs shares its commits.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    queue: mpsc::UnboundedSender<Queued>,
+}
+
+/// The rows `RETURNING` clauses gave in a committed group (of every transaction in it: each
+/// caller picks its own by their keys).
+pub(crate) type Returned = Arc<Vec<AnyRow>>;
+
+/// A transaction's statements, as literals, and who waits for its commit.
+struct Queued {
+    body: String,
+    done: oneshot::Sender<Result<Returned, sqlx::Error>>,
+}
+
+/// A group stops growing at this many transactions or this much SQL (bounds on one batch's
+/// wait and on the memory that parsing it takes).
+const MAX_GROUP: usize = 64;
+const MAX_GROUP_BYTES: usize = 64 * 1024;
+
+impl Committer {
+    /// Starts the task that commits on `writer` (it ends when the last `Committer` is dropped).
+    pub(crate) fn start(writer: sqlx::AnyPool) -> Committer {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(commit_groups(writer, rx));
+        Committer { queue }
+    }
+
+    /// Commits `body` (statements ending in `;`), alone or with others: resolves once it is
+    /// committed or rolled back. The work goes on in the task whether or not the caller waits.
+    async fn commit(&self, body: String) -> Result<Returned, sqlx::Error> {
+        let (done, rx) = oneshot::channel();
+        self.queue.send(Queued { body, done }).map_err(|_| sqlx::Error::PoolClosed)?;
+        rx.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+    }
+}
+
+async fn commit_groups(writer: sqlx::AnyPool, mut rx: mpsc::UnboundedReceiver<Queued>) {
+    let mut next = None;
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    loop {
+        let Some(first) = next.take().or(rx.recv().await) else { return };
+        let mut bytes = first.body.len();
+        group.push(first);
+        while group.len() < MAX_GROUP
+            && bytes < MAX_GROUP_BYTES
+            && let Ok(q) = rx.try_recv()
+        {
+            if bytes + q.body.len() > MAX_GROUP_BYTES {
+                next = Some(q);
+                break;
+            }
+            bytes += q.body.len();
+            group.push(q);
+        }
+        // A group that fails (one of its transactions broke a constraint, say) is rolled back
+        // whole, and each transaction is tried again alone: each gets its own outcome.
+        if group.len() > 1
+            && let Ok(rows) = run_batch(&writer, group.iter().map(|q| q.body.as_str())).await
+        {
+            let rows = Arc::new(rows);
+            for q in group.drain(..) {
+                let _ = q.done.send(Ok(Arc::clone(&rows)));
+            }
+            continue;
+        }
+        for q in group.drain(..) {
+            let result = run_batch(&writer, std::iter::once(q.body.as_str())).await;
+            let _ = q.done.send(result.map(Arc::new));
+        }
+    }
+}
+
+/// Runs the bodies in one transaction and returns the rows their statements gave; nothing of it
+/// stays when one statement fails.
+async fn run_batch<'a>(
+    writer: &sqlx::AnyPool,
+    bodies: impl Iterator<Item = &'a str>,
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    use futures::TryStreamExt;
+    use sqlx::Executor;
+    let mut sql = String::from("BEGIN;\n");
+    for b in bodies {
+        sql.push_str(b);
+    }
+    sql.push_str("COMMIT;");
+    let mut conn = writer.acquire().await?;
+    let result: Result<Vec<AnyRow>, sqlx::Error> = (&mut *conn)
+        .fetch_many(sql.as_str())
+        .try_filter_map(|step| async move { Ok(step.right()) })
+        .try_collect()
+        .await;
+    if result.is_err() {
+        let _ = execute_raw(&mut conn, "ROLLBACK").await;
+    }
+    result
+}
+
+/// Runs `stmts` as one transaction: on SQLite (`committer`) as one batch, sharing its commit
+/// with others queued at the time; else (or when an argument cannot be a literal) statement by
+/// statement in a transaction on `writer`. (Boxed: the future is checked to be `Send` here,
+/// once, with its own lifetimes, which callers' futures need.)
 pub(crate) fn transaction<'a>(
     writer: &'a sqlx::AnyPool,
-    sqlite: bool,
+    committer: Option<&'a Committer>,
     stmts: &'a [Stmt],
 ) -> BoxFuture<'a, DbResult<()>> {
+    Box::pin(async move { returning(writer, committer, stmts).await.map(drop) })
+}
+
+/// [`transaction`], returning the rows its statements' `RETURNING` clauses gave (on SQLite,
+/// together with those of the other transactions that shared its commit).
+pub(crate) fn returning<'a>(
+    writer: &'a sqlx::AnyPool,
+    committer: Option<&'a Committer>,
+    stmts: &'a [Stmt],
+) -> BoxFuture<'a, DbResult<Returned>> {
     Box::pin(async move {
         if stmts.is_empty() {
-            return Ok(());
+            return Ok(Returned::default());
         }
-        let batch = if sqlite { batch_sql(stmts) } else { None };
-        match batch {
-            Some(sql) => {
-                let mut conn = writer.acquire().await?;
-                if let Err(e) = execute_raw(&mut conn, &sql).await {
-                    // A statement failed inside the batch: nothing of it stays.
-                    let _ = execute_raw(&mut conn, "ROLLBACK").await;
-                    return Err(e.into());
-                }
-                Ok(())
-            }
-            None => {
-                let mut tx = writer.begin().await?;
-                for s in stmts {
-                    s.query().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
+        if let Some(c) = committer
+            && let Some(body) = batch_body(stmts)
+        {
+            return Ok(c.commit(body).await?);
         }
+        let mut tx = writer.begin().await?;
+        let mut rows = Vec::new();
+        for s in stmts {
+            rows.extend(s.query().fetch_all(&mut *tx).await?);
+        }
+        tx.commit().await?;
+        Ok(Arc::new(rows))
     })
 }
 
@@ -138,13 +248,13 @@ fn execute_raw<'c>(
     conn.execute(sql)
 }
 
-fn batch_sql(stmts: &[Stmt]) -> Option<String> {
-    let mut sql = String::from("BEGIN;\n");
+/// The statements with their arguments as literals, each ending in `;`.
+fn batch_body(stmts: &[Stmt]) -> Option<String> {
+    let mut sql = String::new();
     for s in stmts {
         sql.push_str(&s.inline()?);
         sql.push_str(";\n");
     }
-    sql.push_str("COMMIT;");
     Some(sql)
 }
 
@@ -173,8 +283,8 @@ mod tests {
         );
         assert_eq!(Stmt::new("SELECT $2").text("a").inline(), None, "a missing argument");
         assert_eq!(Stmt::new("SELECT $1").text("nul\0").inline(), None, "NUL falls back");
-        let batch = batch_sql(&[Stmt::new("DELETE FROM t WHERE a = $1").text("v")]);
-        assert_eq!(batch.as_deref(), Some("BEGIN;\nDELETE FROM t WHERE a = 'v';\nCOMMIT;"));
+        let batch = batch_body(&[Stmt::new("DELETE FROM t WHERE a = $1").text("v")]);
+        assert_eq!(batch.as_deref(), Some("DELETE FROM t WHERE a = 'v';\n"));
     }
 
     #[tokio::test]
@@ -191,11 +301,13 @@ mod tests {
             .expect("table");
         let insert =
             |k: &str, v: &str| Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v);
-        transaction(&pool, true, &[insert("a", "o'neil; DROP TABLE t; --"), insert("b", "2")])
+        let c = Committer::start(pool.clone());
+        let c = Some(&c);
+        transaction(&pool, c, &[insert("a", "o'neil; DROP TABLE t; --"), insert("b", "2")])
             .await
             .expect("the batch commits");
         // The second statement fails (duplicate key): the first one of its batch is undone.
-        let failed = transaction(&pool, true, &[insert("c", "3"), insert("a", "dup")]).await;
+        let failed = transaction(&pool, c, &[insert("c", "3"), insert("a", "dup")]).await;
         assert!(failed.is_err());
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT k, v FROM t ORDER BY k").fetch_all(&pool).await.expect("rows");
@@ -204,6 +316,39 @@ mod tests {
             [("a".to_string(), "o'neil; DROP TABLE t; --".to_string()), ("b".into(), "2".into())]
         );
         // The connection is usable again after the rollback.
-        transaction(&pool, true, &[insert("d", "4")]).await.expect("the next batch commits");
+        transaction(&pool, c, &[insert("d", "4")]).await.expect("the next batch commits");
+    }
+
+    #[tokio::test]
+    async fn transactions_queued_together_commit_together_and_fail_alone() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        let c = Committer::start(pool.clone());
+        let insert = |k: &str, v: &str| {
+            vec![Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v)]
+        };
+        // Twenty transactions queued at once (one of them breaks the primary key, and one
+        // inserts two rows, the second of which is a duplicate too).
+        let mut txs: Vec<Vec<Stmt>> = (0..18).map(|i| insert(&format!("k{i:02}"), "v")).collect();
+        txs.push(insert("k03", "again"));
+        txs.push([insert("x", "1"), insert("k05", "again")].concat());
+        let results =
+            futures::future::join_all(txs.iter().map(|stmts| transaction(&pool, Some(&c), stmts)))
+                .await;
+        let failed: Vec<usize> =
+            results.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
+        assert_eq!(failed, [18, 19], "only the two duplicates fail");
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT k, v FROM t ORDER BY k").fetch_all(&pool).await.expect("rows");
+        assert_eq!(rows.len(), 18, "{rows:?}");
+        assert!(rows.iter().all(|(k, v)| k.starts_with('k') && v == "v"), "{rows:?}");
     }
 }

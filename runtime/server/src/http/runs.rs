@@ -344,16 +344,45 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
             }
         }
     }
-    if tag_thread(&mut thread, &req.assistant) {
-        st.db.save_thread(&thread).await?;
-    }
+    let tagged = tag_thread(&mut thread, &req.assistant);
 
     let run =
         new_run(&thread.thread_id, &req.assistant.assistant_id, req.kwargs, req.metadata, strategy);
     let channel = st.runs.channel(&run.run_id);
     let events = channel.subscribe();
-    st.db.insert_run(&run).await?;
-    st.runs.wake();
+    // A thread with nothing in flight and a free slot: the run is inserted `running` and
+    // executes at once, without a worker's claim (a write) and its wake-up. The insert and the
+    // start happen in a task of their own, so a client that goes away meanwhile cannot leave a
+    // `running` row that nobody executes.
+    let start = thread.status != ThreadStatus::Busy && st.runs.reserve();
+    let (db, runs, saved, inserted) =
+        (st.db.clone(), Arc::clone(&st.runs), tagged.then(|| thread.clone()), run.clone());
+    let outcome = tokio::spawn(async move {
+        let started = db.insert_run(saved.as_ref(), &inserted, start).await;
+        match started {
+            Ok(true) => runs.start(inserted),
+            Ok(false) if start => {
+                runs.release();
+                runs.wake();
+            }
+            Ok(false) => runs.wake(),
+            Err(_) if start => runs.release(),
+            Err(_) => {}
+        }
+        started
+    })
+    .await;
+    match outcome {
+        Ok(result) => {
+            result?;
+        }
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("creating the run failed: {e}"),
+            ));
+        }
+    }
     Ok(Created { run, channel, events })
 }
 

@@ -435,6 +435,50 @@ async fn background_runs_queue_per_thread_and_can_be_joined(backend: Backend) {
     assert_eq!(unknown["__error__"]["message"], "404: Run not found");
 }
 
+both!(runs_made_at_once_on_one_thread_run_one_at_a_time_in_order);
+async fn runs_made_at_once_on_one_thread_run_one_at_a_time_in_order(backend: Backend) {
+    // On SQLite a run made on an idle thread starts at once without a worker's claim; several
+    // made together must still run one at a time, in the order they were made.
+    let s = Server::start(backend).await;
+    let (_, t) = s.post("/threads", json!({})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let path = format!("/threads/{id}/runs");
+    let made = futures::future::join_all((0..6).map(|i| {
+        s.post(&path, json!({"assistant_id": "echo", "input": human(&format!("m{i}")), "config": {"configurable": {"delay_ms": 30}}}))
+    }))
+    .await;
+    assert!(made.iter().all(|(st, r)| *st == 200 && r["status"] == "pending"), "{made:?}");
+    let mut done = false;
+    for _ in 0..300 {
+        let (_, runs) = s.get(&format!("{path}?limit=20")).await;
+        let runs = runs.as_array().unwrap();
+        let running = runs.iter().filter(|r| r["status"] == "running").count();
+        assert!(running <= 1, "two runs of one thread ran together: {runs:?}");
+        if runs.len() == 6 && runs.iter().all(|r| r["status"] == "success") {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(done, "all six runs succeed");
+    // Oldest first: the order the runs were made in is the order their messages were added.
+    let (_, runs) = s.get(&format!("{path}?limit=20")).await;
+    let mut runs = runs.as_array().unwrap().clone();
+    runs.sort_by_key(|r| r["created_at"].as_str().unwrap().to_string());
+    let (_, state) = s.get(&format!("/threads/{id}/state")).await;
+    let contents: Vec<&str> = state["values"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents.len(), 12, "{contents:?}");
+    for (k, run) in runs.iter().enumerate() {
+        let input = run["kwargs"]["input"]["messages"][0]["content"].as_str().unwrap();
+        assert_eq!((contents[2 * k], contents[2 * k + 1]), (input, input), "{contents:?}");
+    }
+}
+
 both!(a_running_run_can_be_cancelled);
 async fn a_running_run_can_be_cancelled(backend: Backend) {
     let s = Server::start(backend).await;
