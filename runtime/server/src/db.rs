@@ -955,7 +955,8 @@ impl Db {
             Stmt::new(
                 "UPDATE threads SET updated_at = $1, state_updated_at = $1, metadata = $2,
                    status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $8 AND status IN ('pending', 'running')) THEN 'busy' ELSE $3 END,
-                   config = $4, \"values\" = $5, error = $6, interrupts = $7 WHERE thread_id = $8",
+                   config = $4, \"values\" = $5, error = $6, interrupts = $7 WHERE thread_id = $8
+                 RETURNING thread_id, status",
             )
             .text(&now)
             .text(text(&thread.metadata))
@@ -966,14 +967,17 @@ impl Db {
             .opt(thread.interrupts.as_ref().map(text))
             .text(tid),
         );
-        self.transaction(&stmts).await?;
+        let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
         self.end_buffer_done(tid, ending).await;
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM threads WHERE thread_id = $1")
-                .bind(tid)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(status.as_deref() == Some("busy"))
+        // The thread's status as this transaction left it (rows of others sharing its commit
+        // are skipped; a deleted thread gives none).
+        let mut busy = false;
+        for row in rows.iter() {
+            if row.try_get::<String, _>("thread_id").is_ok_and(|id| id == *tid) {
+                busy = row.try_get::<String, _>("status")? == "busy";
+            }
+        }
+        Ok(busy)
     }
 }
 
