@@ -265,9 +265,11 @@ impl RunChannel {
         }
         // Thread streams learn that the run is over.
         self.to_thread(&thread_frame(self.done_marker(run_id)));
+        // Kept even when nobody listens yet (`send` would drop it): a `/wait` whose run ended
+        // before it asked for the outcome reads it here.
         let _ = self.outcome();
         if let Some(tx) = locked(&self.done).as_ref() {
-            let _ = tx.send(Some(outcome));
+            tx.send_replace(Some(outcome));
         }
     }
 }
@@ -981,5 +983,24 @@ pub fn new_thread(thread_id: &str, metadata: Map<String, Value>) -> Thread {
         values: None,
         error: None,
         interrupts: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_is_kept_for_whoever_asks_after_the_run_ended() {
+        // A run can end before its `/wait` asks for the outcome (it starts as soon as it is
+        // inserted); the outcome must still be there, not lost because nobody listened.
+        let ch = RunChannel::default();
+        ch.finish("r1", Outcome { status: RunStatus::Success, body: json!({"messages": []}) });
+        let rx = ch.outcome();
+        let got = rx.borrow().clone();
+        assert_eq!(
+            got,
+            Some(Outcome { status: RunStatus::Success, body: json!({"messages": []}) })
+        );
     }
 }
