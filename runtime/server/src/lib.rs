@@ -12,6 +12,8 @@ pub mod db;
 mod events;
 pub mod graphs;
 mod http;
+// The C library calls Rust's standard library lacks (the runtime's only `unsafe`).
+mod platform;
 pub mod runs;
 pub mod webhooks;
 
