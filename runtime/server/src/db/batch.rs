@@ -287,8 +287,8 @@ mod tests {
         assert_eq!(batch.as_deref(), Some("DELETE FROM t WHERE a = 'v';\n"));
     }
 
-    #[tokio::test]
-    async fn a_batch_is_one_transaction_on_sqlite() {
+    /// An in-memory SQLite database of one connection with a table `t (k PRIMARY KEY, v)`.
+    async fn table_t() -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
@@ -299,6 +299,12 @@ mod tests {
             .execute(&pool)
             .await
             .expect("table");
+        pool
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_one_transaction_on_sqlite() {
+        let pool = table_t().await;
         let insert =
             |k: &str, v: &str| Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v);
         let c = Committer::start(pool.clone());
@@ -321,16 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn transactions_queued_together_commit_together_and_fail_alone() {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .expect("an in-memory database");
-        sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
-            .execute(&pool)
-            .await
-            .expect("table");
+        let pool = table_t().await;
         let c = Committer::start(pool.clone());
         let insert = |k: &str, v: &str| {
             vec![Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v)]

@@ -420,12 +420,7 @@ async fn background_runs_queue_per_thread_and_can_be_joined(backend: Backend) {
     let (st, joined) =
         s.get(&format!("/threads/{id}/runs/{}/join", second["run_id"].as_str().unwrap())).await;
     assert_eq!(st, 200);
-    let contents: Vec<&str> = joined["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = crate::contents(&joined["messages"]);
     assert_eq!(contents, vec!["one", "one", "two", "two"], "runs on a thread run in order");
     let (_, first_now) =
         s.get(&format!("/threads/{id}/runs/{}", first["run_id"].as_str().unwrap())).await;
@@ -466,12 +461,7 @@ async fn runs_made_at_once_on_one_thread_run_one_at_a_time_in_order(backend: Bac
     let mut runs = runs.as_array().unwrap().clone();
     runs.sort_by_key(|r| r["created_at"].as_str().unwrap().to_string());
     let (_, state) = s.get(&format!("/threads/{id}/state")).await;
-    let contents: Vec<&str> = state["values"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = crate::contents(&state["values"]["messages"]);
     assert_eq!(contents.len(), 12, "{contents:?}");
     for (k, run) in runs.iter().enumerate() {
         let input = run["kwargs"]["input"]["messages"][0]["content"].as_str().unwrap();
@@ -645,12 +635,7 @@ async fn a_run_survives_kill_9_and_finishes_after_restart(backend: Backend) {
             .trim(),
     )
     .unwrap();
-    let contents: Vec<&str> = out["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = crate::contents(&out["messages"]);
     assert_eq!(
         contents,
         vec!["durable", "durable"],

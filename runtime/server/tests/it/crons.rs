@@ -515,12 +515,7 @@ async fn a_thread_cron_fires_an_ordinary_run_on_its_thread(backend: Backend) {
     assert_eq!(run["kwargs"]["temporary"], false);
     assert_eq!(run["metadata"]["from"], "cron", "the cron's metadata goes to its runs");
     let (_, state) = s.get(&format!("/threads/{tid}/state")).await;
-    let contents: Vec<&str> = state["values"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = crate::contents(&state["values"]["messages"]);
     assert_eq!(contents, ["tick", "tick"]);
     let (_, runs) = s.get(&format!("/threads/{tid}/runs")).await;
     assert_eq!(runs.as_array().unwrap().len(), 1);

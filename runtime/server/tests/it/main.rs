@@ -204,6 +204,11 @@ impl Server {
     }
 }
 
+/// The contents of a `messages` list, in order.
+pub fn contents(messages: &Value) -> Vec<&str> {
+    messages.as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect()
+}
+
 /// `(event, data)` pairs of an SSE body.
 pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();

@@ -278,12 +278,7 @@ async fn a_project_serves_its_graphs_and_keeps_its_secrets(backend: Backend) {
 
     let (st, out) = s.post("/runs/wait", json!({"assistant_id": "helper", "input": {"messages": [{"role": "user", "content": "Ada"}]}})).await;
     assert_eq!(st, 200, "{out}");
-    let contents: Vec<&str> = out["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = crate::contents(&out["messages"]);
     assert_eq!(contents, ["Ada", "Hello, Ada!", "scripted answer"]);
     assert_eq!(out["hits"], 1);
     let (_, out) = s
