@@ -518,6 +518,18 @@ impl Db {
         self.transaction(&[Self::save_thread_stmt(t)]).await
     }
 
+    /// Replaces a thread's metadata (and `updated_at`), and nothing else: a run that ends
+    /// meanwhile keeps the status and values it wrote.
+    pub async fn save_thread_metadata(&self, t: &Thread) -> DbResult<()> {
+        self.transaction(&[Stmt::new(
+            "UPDATE threads SET metadata = $1, updated_at = $2 WHERE thread_id = $3",
+        )
+        .text(text(&t.metadata))
+        .text(&t.updated_at)
+        .text(&t.thread_id)])
+            .await
+    }
+
     fn save_thread_stmt(t: &Thread) -> Stmt {
         Stmt::new(
             "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3, status = $4, config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
@@ -950,16 +962,16 @@ impl Db {
                 .text(run_id),
         );
         stmts.extend(Self::log_stmts(tid, run_id, log));
-        // The thread stays busy while other runs are in flight.
+        // The thread stays busy while other runs are in flight. Its metadata is not the run's
+        // to write: a `PATCH` made while the run went on stays.
         stmts.push(
             Stmt::new(
-                "UPDATE threads SET updated_at = $1, state_updated_at = $1, metadata = $2,
-                   status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $8 AND status IN ('pending', 'running')) THEN 'busy' ELSE $3 END,
-                   config = $4, \"values\" = $5, error = $6, interrupts = $7 WHERE thread_id = $8
+                "UPDATE threads SET updated_at = $1, state_updated_at = $1,
+                   status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $7 AND status IN ('pending', 'running')) THEN 'busy' ELSE $2 END,
+                   config = $3, \"values\" = $4, error = $5, interrupts = $6 WHERE thread_id = $7
                  RETURNING thread_id, status",
             )
             .text(&now)
-            .text(text(&thread.metadata))
             .text(thread.status.as_str())
             .text(text(&thread.config))
             .opt(thread.values.as_ref().map(text))

@@ -386,7 +386,7 @@ async fn patch_thread(
         t.metadata.insert(k, v);
     }
     t.updated_at = orrery_engine::now_iso();
-    st.db.save_thread(&t).await?;
+    st.db.save_thread_metadata(&t).await?;
     let minimal = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())

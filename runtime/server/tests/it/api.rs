@@ -469,6 +469,32 @@ async fn runs_made_at_once_on_one_thread_run_one_at_a_time_in_order(backend: Bac
     }
 }
 
+both!(thread_metadata_patched_during_a_run_stays_after_it);
+async fn thread_metadata_patched_during_a_run_stays_after_it(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (_, t) = s.post("/threads", json!({"metadata": {"owner": "ada"}})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let slow = json!({"assistant_id": "echo", "input": human("hi"), "config": {"configurable": {"delay_ms": 300}}});
+    let (_, run) = s.post(&format!("/threads/{id}/runs"), slow).await;
+    let rid = run["run_id"].as_str().unwrap();
+    let (st, patched) = s
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/threads/{id}"),
+            Some(json!({"metadata": {"ticket": "T-7"}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(patched["metadata"]["ticket"], "T-7");
+    let (st, _) = s.get(&format!("/threads/{id}/runs/{rid}/join")).await;
+    assert_eq!(st, 200);
+    let (_, thread) = s.get(&format!("/threads/{id}")).await;
+    assert_eq!(thread["status"], "idle");
+    assert_eq!(thread["metadata"]["ticket"], "T-7", "the patch outlives the run: {thread}");
+    assert_eq!(thread["metadata"]["owner"], "ada");
+    assert_eq!(thread["metadata"]["graph_id"], "echo", "the run's tag stays too");
+}
+
 both!(a_running_run_can_be_cancelled);
 async fn a_running_run_can_be_cancelled(backend: Backend) {
     let s = Server::start(backend).await;
