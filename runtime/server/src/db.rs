@@ -621,26 +621,48 @@ impl Db {
         })
     }
 
+    /// Whether a request may start the run it inserts (see [`Db::insert_run`]): only where this
+    /// process is the database's one writer (SQLite); elsewhere a worker's claim decides.
+    pub fn starts_runs(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
     /// Inserts a run, after saving its thread's row when `thread` is given (the run's insert
-    /// marks the thread busy), in one transaction. With `start` the run is inserted `running`
-    /// when its thread has no run pending or running (the caller then executes it: no worker
-    /// claims it), else `pending`; returns whether it was inserted `running`. Only where this
-    /// process is the database's one writer (SQLite): elsewhere a claim decides.
+    /// marks the thread busy), in one transaction. With `start` (see [`Db::starts_runs`]) the
+    /// run is inserted `running` when its thread has no run pending or running (the caller
+    /// then executes it: no worker claims it), else `pending`; returns whether it was inserted
+    /// `running`.
     pub async fn insert_run(
         &self,
         thread: Option<&Thread>,
         r: &Run,
         start: bool,
     ) -> DbResult<bool> {
-        let start = start && self.backend == Backend::Sqlite;
-        let status = if start {
-            "CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $2 AND status IN ('pending', 'running')) THEN $5 ELSE 'running' END"
-        } else {
-            "$5"
+        let start = start && self.starts_runs();
+        let run = Self::insert_run_stmt(r, start);
+        let stmts = match thread {
+            Some(t) => vec![Self::save_thread_stmt(t), run],
+            None => vec![run],
         };
-        let run = Stmt::new(format!(
-            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) SELECT $1, $2, $3, $4, {status}, $6, $7, $8, $9{}",
-            if start { " RETURNING run_id, status" } else { "" }
+        let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
+        let status = batch::returned(&rows, "run_id", &r.run_id, "status")?;
+        Ok(status.as_deref() == Some(RunStatus::Running.as_str()))
+    }
+
+    /// The insert of a run (its trigger marks the thread busy). With `start`, its status is
+    /// `running` unless its thread has a run pending or running, and the statement returns
+    /// `run_id, status`.
+    fn insert_run_stmt(r: &Run, start: bool) -> Stmt {
+        let (status, returning) = if start {
+            (
+                "CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $2 AND status IN ('pending', 'running')) THEN $5 ELSE 'running' END",
+                " RETURNING run_id, status",
+            )
+        } else {
+            ("$5", "")
+        };
+        Stmt::new(format!(
+            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) SELECT $1, $2, $3, $4, {status}, $6, $7, $8, $9{returning}",
         ))
         .text(&r.run_id)
         .text(&r.thread_id)
@@ -650,39 +672,7 @@ impl Db {
         .text(text(&r.kwargs))
         .text(&r.multitask_strategy)
         .text(&r.created_at)
-        .text(&r.updated_at);
-        let stmts = match thread {
-            Some(t) => vec![Self::save_thread_stmt(t), run],
-            None => vec![run],
-        };
-        let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
-        for row in rows.iter() {
-            if row.try_get::<String, _>("run_id").is_ok_and(|id| id == r.run_id) {
-                return Ok(row.try_get::<String, _>("status")? == RunStatus::Running.as_str());
-            }
-        }
-        Ok(false)
-    }
-
-    fn insert_run_query(r: &Run) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
-        sqlx::query(
-            "INSERT INTO runs (run_id, thread_id, assistant_id, metadata, status, kwargs, multitask_strategy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&r.run_id)
-        .bind(&r.thread_id)
-        .bind(&r.assistant_id)
-        .bind(text(&r.metadata))
-        .bind(r.status.as_str())
-        .bind(text(&r.kwargs))
-        .bind(&r.multitask_strategy)
-        .bind(&r.created_at)
-        .bind(&r.updated_at)
-    }
-
-    /// Inserts a run in a transaction (its trigger marks the thread busy).
-    async fn insert_run_tx(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Run) -> DbResult<()> {
-        Self::insert_run_query(r).execute(&mut **tx).await?;
-        Ok(())
+        .text(&r.updated_at)
     }
 
     /// One run of a thread.
@@ -981,15 +971,9 @@ impl Db {
         );
         let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
         self.end_buffer_done(tid, ending).await;
-        // The thread's status as this transaction left it (rows of others sharing its commit
-        // are skipped; a deleted thread gives none).
-        let mut busy = false;
-        for row in rows.iter() {
-            if row.try_get::<String, _>("thread_id").is_ok_and(|id| id == *tid) {
-                busy = row.try_get::<String, _>("status")? == "busy";
-            }
-        }
-        Ok(busy)
+        // The thread's status as this transaction left it (a deleted thread gives none).
+        let status = batch::returned(&rows, "thread_id", tid, "status")?;
+        Ok(status.as_deref() == Some("busy"))
     }
 }
 
@@ -1259,7 +1243,7 @@ impl Db {
                     .await?;
             }
         }
-        Self::insert_run_tx(&mut tx, job.run).await?;
+        Self::insert_run_stmt(job.run, false).query().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(CronFiring::Fired)
     }

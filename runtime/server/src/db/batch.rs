@@ -112,6 +112,21 @@ pub(crate) struct Committer {
 /// caller picks its own by their keys).
 pub(crate) type Returned = Arc<Vec<AnyRow>>;
 
+/// The text of `column` in the returned row whose `key` column is `value` (the last such row);
+/// rows without a `key` column (other statements', other transactions') are skipped.
+pub(crate) fn returned(
+    rows: &Returned,
+    key: &str,
+    value: &str,
+    column: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    use sqlx::Row;
+    match rows.iter().rev().find(|r| r.try_get::<String, _>(key).is_ok_and(|k| k == value)) {
+        Some(row) => Ok(Some(row.try_get(column)?)),
+        None => Ok(None),
+    }
+}
+
 /// A transaction's statements, as literals, and who waits for its commit.
 struct Queued {
     body: String,
@@ -347,5 +362,29 @@ mod tests {
             sqlx::query_as("SELECT k, v FROM t ORDER BY k").fetch_all(&pool).await.expect("rows");
         assert_eq!(rows.len(), 18, "{rows:?}");
         assert!(rows.iter().all(|(k, v)| k.starts_with('k') && v == "v"), "{rows:?}");
+    }
+
+    #[tokio::test]
+    async fn each_caller_finds_its_own_returned_row_in_a_shared_commit() {
+        let pool = table_t().await;
+        let c = Committer::start(pool.clone());
+        let upsert = |k: &str| {
+            vec![
+                Stmt::new("INSERT INTO t (k, v) VALUES ($1, 'new') RETURNING k, v").text(k),
+                Stmt::new("UPDATE t SET v = 'kept' WHERE k = $1 RETURNING k, v").text(k),
+            ]
+        };
+        let txs: Vec<Vec<Stmt>> = ["a", "b", "c"].iter().map(|k| upsert(k)).collect();
+        let rows =
+            futures::future::join_all(txs.iter().map(|stmts| returning(&pool, Some(&c), stmts)))
+                .await;
+        for (k, rows) in ["a", "b", "c"].iter().zip(&rows) {
+            let rows = rows.as_ref().expect("committed");
+            // Two rows name `k` (the insert's and the update's): the last one is the answer.
+            assert_eq!(returned(rows, "k", k, "v").expect("a text column"), Some("kept".into()));
+        }
+        let rows = rows[0].as_ref().expect("committed");
+        assert_eq!(returned(rows, "k", "zz", "v").expect("no such row"), None);
+        assert!(returned(rows, "k", "a", "no_such_column").is_err());
     }
 }

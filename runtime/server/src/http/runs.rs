@@ -354,7 +354,7 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
     // executes at once, without a worker's claim (a write) and its wake-up. The insert and the
     // start happen in a task of their own, so a client that goes away meanwhile cannot leave a
     // `running` row that nobody executes.
-    let start = thread.status != ThreadStatus::Busy && st.runs.reserve();
+    let start = st.db.starts_runs() && thread.status != ThreadStatus::Busy && st.runs.reserve();
     let (db, runs, saved, inserted) =
         (st.db.clone(), Arc::clone(&st.runs), tagged.then(|| thread.clone()), run.clone());
     let outcome = tokio::spawn(async move {
