@@ -8,12 +8,13 @@
 
 mod batch;
 mod buffer;
+mod lite;
 mod thread_search;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use batch::Stmt;
+use batch::{Stmt, WriteTx, Writer};
 pub use buffer::Durability;
 use buffer::{Buffers, Op, ThreadBuffer, WriteRow};
 pub use thread_search::{ThreadFilter, ThreadOrder, ThreadPage};
@@ -36,6 +37,9 @@ pub enum DbError {
     /// The database failed.
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// SQLite's hot path failed (see `lite`).
+    #[error("database: {0}")]
+    Lite(#[from] rusqlite::Error),
     /// A stored JSON column did not parse.
     #[error("stored data is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -84,9 +88,11 @@ pub struct Db {
     /// writers queued here wait their turn in order, where writers on several connections
     /// would poll for the file lock (`busy_timeout` sleeps up to 100 ms between tries). On
     /// PostgreSQL the same pool as `pool`.
-    pub(crate) writer: AnyPool,
+    pub(crate) writer: Writer,
     /// On SQLite, the writer's group commit (see [`batch::Committer`]).
     committer: Option<batch::Committer>,
+    /// On SQLite, the connections of the hot path's reads and commits (see [`lite`]).
+    lite: Option<Arc<lite::Lite>>,
     backend: Backend,
     /// Checkpoints of running runs not yet stored (see [`Durability`]).
     buffers: Arc<Buffers>,
@@ -134,6 +140,38 @@ impl AssistantCache {
         let mut g = self.lock();
         g.0 += 1;
         g.1.clear();
+    }
+}
+
+/// The columns of a row, from sqlx (PostgreSQL, and SQLite off the hot path) or from rusqlite
+/// (SQLite's hot path, see [`lite`]): one mapping of a row to its type serves both.
+trait Cols {
+    fn str(&self, column: &str) -> DbResult<String>;
+    fn opt_str(&self, column: &str) -> DbResult<Option<String>>;
+    fn int(&self, column: &str) -> DbResult<i64>;
+}
+
+impl Cols for AnyRow {
+    fn str(&self, column: &str) -> DbResult<String> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_str(&self, column: &str) -> DbResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> DbResult<i64> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn str(&self, column: &str) -> DbResult<String> {
+        Ok(self.get(column)?)
+    }
+    fn opt_str(&self, column: &str) -> DbResult<Option<String>> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> DbResult<i64> {
+        Ok(self.get(column)?)
     }
 }
 
@@ -205,12 +243,10 @@ impl Db {
     /// When the database cannot be opened or a migration fails.
     pub async fn open(dir: &Path, database_uri: Option<&str>) -> DbResult<Db> {
         sqlx::any::install_default_drivers();
+        let file = dir.join("orrery.sqlite");
         let (url, backend) = match database_uri {
             Some(uri) => (uri.to_string(), Backend::Postgres),
-            None => (
-                format!("sqlite://{}?mode=rwc", dir.join("orrery.sqlite").display()),
-                Backend::Sqlite,
-            ),
+            None => (format!("sqlite://{}?mode=rwc", file.display()), Backend::Sqlite),
         };
         // SQLite: readers beside the one writer (WAL); each connection is a thread of its own
         // with its own page cache and statements, so a few are enough on a local file: one
@@ -224,20 +260,48 @@ impl Db {
         };
         let pool = pool_options(backend, max).connect(&url).await?;
         let writer = match backend {
-            Backend::Sqlite => pool_options(backend, 1).connect(&url).await?,
-            Backend::Postgres => pool.clone(),
+            Backend::Sqlite => Writer::new(pool_options(backend, 1).connect(&url).await?, true),
+            Backend::Postgres => Writer::new(pool.clone(), false),
         };
         let assistants = (backend == Backend::Sqlite).then(Arc::default);
-        let committer =
-            (backend == Backend::Sqlite).then(|| batch::Committer::start(writer.clone()));
-        let db = Db { pool, writer, committer, backend, buffers: Arc::default(), assistants };
+        let mut db = Db {
+            pool,
+            writer,
+            committer: None,
+            lite: None,
+            backend,
+            buffers: Arc::default(),
+            assistants,
+        };
         db.migrate().await?;
+        if backend == Backend::Sqlite {
+            // After the migrations: the file exists, in WAL mode, with its tables.
+            let lite = Arc::new(lite::Lite::open(&file)?);
+            db.committer = Some(batch::Committer::start(db.writer.clone(), Arc::clone(&lite)));
+            db.lite = Some(lite);
+        }
         Ok(db)
     }
 
     /// Which database serves.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Runs a read, calling `each` with every row: on SQLite on this thread (see [`lite`]),
+    /// else on the pool.
+    async fn read_rows(
+        &self,
+        read: Stmt,
+        mut each: impl FnMut(&dyn Cols) -> DbResult<()> + Send,
+    ) -> DbResult<()> {
+        if let Some(lite) = &self.lite {
+            return lite.query(&read, |row| each(row));
+        }
+        for row in read.query().fetch_all(&self.pool).await? {
+            each(&row)?;
+        }
+        Ok(())
     }
 
     async fn migrate(&self) -> DbResult<()> {
@@ -311,10 +375,7 @@ impl Db {
         Ok(true)
     }
 
-    async fn insert_version(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        a: &Assistant,
-    ) -> DbResult<()> {
+    async fn insert_version(tx: &mut WriteTx, a: &Assistant) -> DbResult<()> {
         sqlx::query("DELETE FROM assistant_versions WHERE assistant_id = $1 AND version = $2")
             .bind(&a.assistant_id)
             .bind(a.version)
@@ -409,7 +470,7 @@ impl Db {
         .bind(a.version)
         .bind(&a.updated_at)
         .bind(&a.assistant_id)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.conn().await?)
         .await?;
         Ok(())
     }
@@ -458,19 +519,19 @@ impl Db {
 
     // ---------------------------------------------------------------- threads
 
-    fn thread(row: &AnyRow) -> DbResult<Thread> {
-        let status: String = row.try_get("status")?;
+    fn thread(row: &dyn Cols) -> DbResult<Thread> {
+        let status = row.str("status")?;
         Ok(Thread {
-            thread_id: row.try_get("thread_id")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            state_updated_at: row.try_get("state_updated_at")?,
-            metadata: obj(row.try_get("metadata")?)?,
+            thread_id: row.str("thread_id")?,
+            created_at: row.str("created_at")?,
+            updated_at: row.str("updated_at")?,
+            state_updated_at: row.str("state_updated_at")?,
+            metadata: obj(&row.str("metadata")?)?,
             status: ThreadStatus::parse(&status).unwrap_or(ThreadStatus::Idle),
-            config: obj(row.try_get("config")?)?,
-            values: opt_json(row.try_get("values")?)?,
-            error: opt_json(row.try_get("error")?)?,
-            interrupts: opt_json(row.try_get("interrupts")?)?,
+            config: obj(&row.str("config")?)?,
+            values: opt_json(row.opt_str("values")?)?,
+            error: opt_json(row.opt_str("error")?)?,
+            interrupts: opt_json(row.opt_str("interrupts")?)?,
         })
     }
 
@@ -482,10 +543,7 @@ impl Db {
         Ok(inserted)
     }
 
-    async fn insert_thread_tx(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        t: &Thread,
-    ) -> DbResult<bool> {
+    async fn insert_thread_tx(tx: &mut WriteTx, t: &Thread) -> DbResult<bool> {
         let res = sqlx::query(
             "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
@@ -506,28 +564,31 @@ impl Db {
 
     /// One thread.
     pub async fn get_thread(&self, id: &str) -> DbResult<Option<Thread>> {
-        let row = sqlx::query("SELECT * FROM threads WHERE thread_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(Self::thread).transpose()
+        let mut found = None;
+        let read = Stmt::new("SELECT * FROM threads WHERE thread_id = $1").text(id);
+        self.read_rows(read, |row| {
+            found = Some(Self::thread(row)?);
+            Ok(())
+        })
+        .await?;
+        Ok(found)
     }
 
     /// Replaces a thread's row.
     pub async fn save_thread(&self, t: &Thread) -> DbResult<()> {
-        self.transaction(&[Self::save_thread_stmt(t)]).await
+        self.transaction(vec![Self::save_thread_stmt(t)]).await
     }
 
     /// Replaces a thread's metadata (and `updated_at`), and nothing else: a run that ends
     /// meanwhile keeps the status and values it wrote.
     pub async fn save_thread_metadata(&self, t: &Thread) -> DbResult<()> {
-        self.transaction(&[Stmt::new(
-            "UPDATE threads SET metadata = $1, updated_at = $2 WHERE thread_id = $3",
-        )
-        .text(text(&t.metadata))
-        .text(&t.updated_at)
-        .text(&t.thread_id)])
-            .await
+        self.transaction(vec![
+            Stmt::new("UPDATE threads SET metadata = $1, updated_at = $2 WHERE thread_id = $3")
+                .text(text(&t.metadata))
+                .text(&t.updated_at)
+                .text(&t.thread_id),
+        ])
+        .await
     }
 
     fn save_thread_stmt(t: &Thread) -> Stmt {
@@ -644,7 +705,7 @@ impl Db {
             Some(t) => vec![Self::save_thread_stmt(t), run],
             None => vec![run],
         };
-        let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
+        let rows = batch::returning(&self.writer, self.committer.as_ref(), stmts).await?;
         let status = batch::returned(&rows, "run_id", &r.run_id, "status")?;
         Ok(status.as_deref() == Some(RunStatus::Running.as_str()))
     }
@@ -754,7 +815,7 @@ impl Db {
             row
         } else {
             // One statement is its own transaction.
-            claim.fetch_optional(&self.writer).await?
+            claim.fetch_optional(&mut *self.writer.conn().await?).await?
         };
         row.as_ref().map(Self::run).transpose()
     }
@@ -764,7 +825,7 @@ impl Db {
         let rows = sqlx::query(
             "UPDATE runs SET status = 'pending' WHERE status = 'running' RETURNING run_id",
         )
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.conn().await?)
         .await?;
         rows.iter().map(|r| r.try_get::<String, _>("run_id").map_err(DbError::from)).collect()
     }
@@ -799,13 +860,13 @@ impl Db {
                 .text(run_id),
         );
         stmts.extend(Self::log_stmts(thread_id, run_id, log));
-        self.transaction(&stmts).await?;
+        self.transaction(stmts).await?;
         self.end_buffer_done(thread_id, ending).await;
         Ok(())
     }
 
-    /// One write transaction: on SQLite sent as one batch (see [`batch`]).
-    async fn transaction(&self, stmts: &[Stmt]) -> DbResult<()> {
+    /// One write transaction: on SQLite, sharing its commit with others (see [`batch`]).
+    async fn transaction(&self, stmts: Vec<Stmt>) -> DbResult<()> {
         batch::transaction(&self.writer, self.committer.as_ref(), stmts).await
     }
 
@@ -866,13 +927,13 @@ impl Db {
         let n = if rollback {
             sqlx::query("DELETE FROM runs WHERE run_id = $1 AND status = 'pending'")
                 .bind(run_id)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.conn().await?)
                 .await?
         } else {
             sqlx::query("UPDATE runs SET status = 'interrupted', updated_at = $1 WHERE run_id = $2 AND status = 'pending'")
                 .bind(orrery_engine::now_iso())
                 .bind(run_id)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.conn().await?)
                 .await?
         };
         Ok(n.rows_affected() > 0)
@@ -969,7 +1030,7 @@ impl Db {
             .opt(thread.interrupts.as_ref().map(text))
             .text(tid),
         );
-        let rows = batch::returning(&self.writer, self.committer.as_ref(), &stmts).await?;
+        let rows = batch::returning(&self.writer, self.committer.as_ref(), stmts).await?;
         self.end_buffer_done(tid, ending).await;
         // The thread's status as this transaction left it (a deleted thread gives none).
         let status = batch::returned(&rows, "thread_id", tid, "status")?;
@@ -1101,7 +1162,7 @@ impl Db {
         .bind(&c.created_at)
         .bind(&c.updated_at)
         .bind(c.thread_id.as_deref().unwrap_or_default())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.conn().await?)
         .await?
         .rows_affected();
         if n > 0 {
@@ -1160,7 +1221,7 @@ impl Db {
         .bind(&c.cron_id)
         .bind(read.next_run_at)
         .bind(&read.updated_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.conn().await?)
         .await?
         .rows_affected();
         Ok(n > 0)
@@ -1170,7 +1231,7 @@ impl Db {
     pub async fn delete_cron(&self, id: &str) -> DbResult<bool> {
         let n = sqlx::query("DELETE FROM crons WHERE cron_id = $1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -1304,7 +1365,7 @@ impl Db {
         // cache of sqlx's Any driver when the same statement later binds a number.
         .bind(ttl_minutes.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(0.0))
         .bind(expiry(ttl_minutes))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.conn().await?)
         .await?;
         Ok(())
     }
@@ -1331,7 +1392,7 @@ impl Db {
                 .bind(expiry(ttl))
                 .bind(namespace)
                 .bind(key)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.conn().await?)
                 .await?;
         }
         row.as_ref().map(Self::item).transpose()
@@ -1342,7 +1403,7 @@ impl Db {
         sqlx::query("DELETE FROM store_items WHERE namespace = $1 AND key = $2")
             .bind(namespace)
             .bind(key)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.conn().await?)
             .await?;
         Ok(())
     }
@@ -1451,7 +1512,7 @@ impl Db {
         if ops.is_empty() {
             return Ok(());
         }
-        self.transaction(&ops_stmts(thread_id, ops)).await
+        self.transaction(ops_stmts(thread_id, ops)).await
     }
 
     /// Stores what `thread_id`'s buffer holds now (waiting for a flush in flight).
@@ -1772,40 +1833,43 @@ impl Checkpointer for SqlSaver {
                ON w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
              ORDER BY w.task_path, w.task_id, w.idx"
         );
-        let mut q = sqlx::query(&sql).bind(thread_id).bind(checkpoint_ns);
+        let mut read = Stmt::new(sql).text(thread_id).text(checkpoint_ns);
         if let Some(id) = checkpoint_id {
-            q = q.bind(id);
+            read = read.text(id);
         }
-        let rows = q.fetch_all(&self.db.pool).await.map_err(engine_err)?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let get = |c: &str| first.try_get::<String, _>(c).map_err(engine_err);
-        let (ns, id) = (get("checkpoint_ns")?, get("checkpoint_id")?);
-        let parent: Option<String> = first.try_get("parent_checkpoint_id").map_err(engine_err)?;
+        // (ns, id, parent, checkpoint, metadata) of the first row, and the writes.
+        let mut head: Option<(String, String, Option<String>, String, String)> = None;
         let mut writes = Vec::new();
-        for r in &rows {
-            let task_id: Option<String> = r.try_get("task_id").map_err(engine_err)?;
-            let Some(task_id) = task_id else { continue };
-            writes.push((
-                r.try_get::<String, _>("task_path").map_err(engine_err)?,
-                task_id,
-                r.try_get::<i64, _>("idx").map_err(engine_err)?,
-                r.try_get::<String, _>("channel").map_err(engine_err)?,
-                r.try_get::<String, _>("value").map_err(engine_err)?,
-            ));
-        }
+        self.db
+            .read_rows(read, |r| {
+                if head.is_none() {
+                    head = Some((
+                        r.str("checkpoint_ns")?,
+                        r.str("checkpoint_id")?,
+                        r.opt_str("parent_checkpoint_id")?,
+                        r.str("checkpoint")?,
+                        r.str("metadata")?,
+                    ));
+                }
+                if let Some(task_id) = r.opt_str("task_id")? {
+                    writes.push((
+                        r.str("task_path")?,
+                        task_id,
+                        r.int("idx")?,
+                        r.str("channel")?,
+                        r.str("value")?,
+                    ));
+                }
+                Ok(())
+            })
+            .await
+            .map_err(engine_err)?;
+        let Some((ns, id, parent, checkpoint, metadata)) = head else { return Ok(None) };
         if let Some(ops) = &buffered {
             writes = buffer::merge_writes(writes, ops, &ns, &id);
         }
-        Self::build_tuple(
-            thread_id,
-            &ns,
-            &id,
-            parent.as_deref(),
-            &get("checkpoint")?,
-            &get("metadata")?,
-            writes,
-        )
-        .map(Some)
+        Self::build_tuple(thread_id, &ns, &id, parent.as_deref(), &checkpoint, &metadata, writes)
+            .map(Some)
     }
 
     async fn list(

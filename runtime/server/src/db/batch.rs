@@ -1,10 +1,7 @@
-//! Statements that make up one write transaction, run either with bound parameters (one round
-//! trip each) or, on SQLite, as one batch: sqlx hands every SQLite statement to the
-//! connection's thread and back, and a transaction of seven statements held the one writer
-//! connection across seven such hand-offs. A batch is `BEGIN; ...; COMMIT` sent in one call,
-//! with the arguments written as SQL literals by [`Arg::literal`] (text quoted with `'` doubled,
-//! the whole escaping SQLite's string literals need; integers; NULL). Transactions queued at the
-//! same time share one batch and one commit ([`Committer`]).
+//! Statements that make up one write transaction. On PostgreSQL they run with bound parameters
+//! in a transaction on the writer pool. On SQLite, transactions queued at the same time share
+//! one commit ([`Committer`]), made on the calling thread by [`Lite`]: sqlx would hand every
+//! SQLite statement to its connection's thread and back.
 
 use std::sync::Arc;
 
@@ -13,7 +10,90 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use tokio::sync::{mpsc, oneshot};
 
-use super::DbResult;
+use super::lite::Lite;
+use super::{DbError, DbResult};
+
+/// Where sqlx writes. On SQLite, sqlx's writes and the hot path's commits take turns through
+/// `gate`: SQLite has one writer at a time, and a commit on this thread that waited for
+/// SQLite's lock while an sqlx transaction held it would block the very thread that
+/// transaction needs to end. (The turn is a lock in this process, not sqlx's one writer
+/// connection: sqlx pings a connection each time it goes back to its pool, a hand-off to the
+/// connection's thread and back per commit.)
+#[derive(Clone)]
+pub(crate) struct Writer {
+    pool: sqlx::AnyPool,
+    gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// An sqlx transaction on the writer, holding the writer's turn until it ends.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// The writer's connection, holding the writer's turn while it is used.
+pub(crate) struct WriteConn {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Writer {
+    /// The writer on `pool`; `gated` (SQLite) when the hot path commits beside it.
+    pub(crate) fn new(pool: sqlx::AnyPool, gated: bool) -> Writer {
+        Writer { pool, gate: gated.then(Arc::default) }
+    }
+
+    async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.gate {
+            Some(g) => Some(Arc::clone(g).lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Begins a transaction.
+    pub(crate) async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
+        let turn = self.turn().await;
+        Ok(WriteTx { tx: self.pool.begin().await?, _turn: turn })
+    }
+
+    /// The connection, for one statement.
+    pub(crate) async fn conn(&self) -> Result<WriteConn, sqlx::Error> {
+        let turn = self.turn().await;
+        Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
+    }
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.conn
+    }
+}
 
 /// An argument of a [`Stmt`].
 #[derive(Debug, Clone, PartialEq)]
@@ -21,19 +101,6 @@ pub(crate) enum Arg {
     Text(String),
     Int(i64),
     Null,
-}
-
-impl Arg {
-    /// The argument as an SQLite literal; `None` for text holding a NUL character (which a
-    /// literal cannot carry; such a batch falls back to bound parameters).
-    fn literal(&self) -> Option<String> {
-        match self {
-            Arg::Text(s) if s.contains('\0') => None,
-            Arg::Text(s) => Some(format!("'{}'", s.replace('\'', "''"))),
-            Arg::Int(n) => Some(n.to_string()),
-            Arg::Null => Some("NULL".into()),
-        }
-    }
 }
 
 /// A statement with `$n` placeholders and its arguments.
@@ -63,6 +130,24 @@ impl Stmt {
         self
     }
 
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub(crate) fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
+    /// The bytes it carries (a bound on a group's size).
+    fn size(&self) -> usize {
+        self.sql.len()
+            + self
+                .args
+                .iter()
+                .map(|a| if let Arg::Text(s) = a { s.len() } else { 8 })
+                .sum::<usize>()
+    }
+
     /// The statement with its parameters bound (owned: the query outlives no borrow).
     pub(crate) fn query(&self) -> Query<'_, sqlx::Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.sql);
@@ -75,316 +160,324 @@ impl Stmt {
         }
         q
     }
+}
 
-    /// The statement with every `$n` replaced by its argument's literal. Our statements hold
-    /// no `$` inside quotes, so every `$` followed by digits is a placeholder.
-    fn inline(&self) -> Option<String> {
-        let mut out = String::with_capacity(self.sql.len() + 64);
-        let mut chars = self.sql.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
-            if c != '$' {
-                out.push(c);
-                continue;
-            }
-            let mut digits = String::new();
-            while let Some((_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
-                digits.push(*d);
-                chars.next();
-            }
-            let n: usize = digits.parse().ok()?;
-            out.push_str(&self.args.get(n.checked_sub(1)?)?.literal()?);
+/// A row that a `RETURNING` clause gave: its columns' names and values as text (integers in
+/// decimal; `None` for NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RetRow(pub(crate) Vec<(String, Option<String>)>);
+
+impl RetRow {
+    fn get(&self, column: &str) -> Option<&Option<String>> {
+        self.0.iter().find(|(c, _)| c == column).map(|(_, v)| v)
+    }
+
+    /// A row of sqlx's (PostgreSQL's) as text.
+    fn of(row: &AnyRow) -> Result<RetRow, sqlx::Error> {
+        use sqlx::{Column, Row};
+        let mut cols = Vec::with_capacity(row.columns().len());
+        for (i, c) in row.columns().iter().enumerate() {
+            let v = match row.try_get::<Option<String>, _>(i) {
+                Ok(v) => v,
+                Err(_) => row.try_get::<Option<i64>, _>(i)?.map(|n| n.to_string()),
+            };
+            cols.push((c.name().to_string(), v));
         }
-        Some(out)
+        Ok(RetRow(cols))
     }
 }
 
-/// SQLite's group commit: write transactions queue here and one task sends whatever is queued
-/// to the writer connection as a single `BEGIN; ...; COMMIT` batch. With one writer, each
-/// transaction used to wait for the previous one's round trip through the async thread (the
-/// result back, the connection released, the next waiter polled); now the next group is ready
-/// as soon as the writer is free, and a burst of runs shares its commits.
-#[derive(Clone)]
-pub(crate) struct Committer {
-    queue: mpsc::UnboundedSender<Queued>,
-}
-
-/// The rows `RETURNING` clauses gave in a committed group (of every transaction in it: each
-/// caller picks its own by their keys).
-pub(crate) type Returned = Arc<Vec<AnyRow>>;
+/// The rows the `RETURNING` clauses of one transaction's statements gave, in order.
+pub(crate) type Returned = Vec<RetRow>;
 
 /// The text of `column` in the returned row whose `key` column is `value` (the last such row);
-/// rows without a `key` column (other statements', other transactions') are skipped.
+/// rows without a `key` column (other statements') are skipped.
 pub(crate) fn returned(
     rows: &Returned,
     key: &str,
     value: &str,
     column: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    use sqlx::Row;
-    match rows.iter().rev().find(|r| r.try_get::<String, _>(key).is_ok_and(|k| k == value)) {
-        Some(row) => Ok(Some(row.try_get(column)?)),
+    let found = rows.iter().rev().find(|r| r.get(key).is_some_and(|k| k.as_deref() == Some(value)));
+    match found {
+        Some(row) => match row.get(column) {
+            Some(v) => Ok(v.clone()),
+            None => Err(sqlx::Error::ColumnNotFound(column.to_string())),
+        },
         None => Ok(None),
     }
 }
 
-/// A transaction's statements, as literals, and who waits for its commit.
-struct Queued {
-    body: String,
-    done: oneshot::Sender<Result<Returned, sqlx::Error>>,
+/// SQLite's group commit: write transactions queue here and one task commits whatever is
+/// queued in one SQLite transaction (each in a savepoint of its own, see
+/// [`Lite::commit_group`]). A burst of runs shares its commits, and the next group is ready as
+/// soon as the last one is committed.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    queue: mpsc::UnboundedSender<Queued>,
 }
 
-/// A group stops growing at this many transactions or this much SQL (bounds on one batch's
-/// wait and on the memory that parsing it takes).
+/// A transaction's statements and who waits for its commit.
+struct Queued {
+    stmts: Vec<Stmt>,
+    done: oneshot::Sender<DbResult<Returned>>,
+}
+
+/// A group stops growing at this many transactions or this many bytes of statements (bounds on
+/// how long one commit holds the thread).
 const MAX_GROUP: usize = 64;
-const MAX_GROUP_BYTES: usize = 64 * 1024;
+const MAX_GROUP_BYTES: usize = 256 * 1024;
 
 impl Committer {
-    /// Starts the task that commits on `writer` (it ends when the last `Committer` is dropped).
-    pub(crate) fn start(writer: sqlx::AnyPool) -> Committer {
+    /// Starts the task that commits through `lite` in `writer`'s turn (so that sqlx's writes
+    /// and these never overlap); it ends when the last `Committer` is dropped.
+    pub(crate) fn start(writer: Writer, lite: Arc<Lite>) -> Committer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(commit_groups(writer, rx));
+        tokio::spawn(commit_groups(writer, lite, rx));
         Committer { queue }
     }
 
-    /// Commits `body` (statements ending in `;`), alone or with others: resolves once it is
-    /// committed or rolled back. The work goes on in the task whether or not the caller waits.
-    async fn commit(&self, body: String) -> Result<Returned, sqlx::Error> {
+    /// Commits `stmts`, alone or with others: resolves once they are committed or rolled
+    /// back. The work goes on in the task whether or not the caller waits.
+    async fn commit(&self, stmts: Vec<Stmt>) -> DbResult<Returned> {
         let (done, rx) = oneshot::channel();
-        self.queue.send(Queued { body, done }).map_err(|_| sqlx::Error::PoolClosed)?;
-        rx.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+        self.queue.send(Queued { stmts, done }).map_err(|_| sqlx::Error::PoolClosed)?;
+        rx.await.unwrap_or(Err(DbError::Sql(sqlx::Error::PoolClosed)))
     }
 }
 
-async fn commit_groups(writer: sqlx::AnyPool, mut rx: mpsc::UnboundedReceiver<Queued>) {
+async fn commit_groups(writer: Writer, lite: Arc<Lite>, mut rx: mpsc::UnboundedReceiver<Queued>) {
     let mut next = None;
     let mut group = Vec::with_capacity(MAX_GROUP);
     loop {
         let Some(first) = next.take().or(rx.recv().await) else { return };
-        let mut bytes = first.body.len();
+        let mut bytes = first.stmts.iter().map(Stmt::size).sum::<usize>();
         group.push(first);
         while group.len() < MAX_GROUP
             && bytes < MAX_GROUP_BYTES
             && let Ok(q) = rx.try_recv()
         {
-            if bytes + q.body.len() > MAX_GROUP_BYTES {
+            let size = q.stmts.iter().map(Stmt::size).sum::<usize>();
+            if bytes + size > MAX_GROUP_BYTES {
                 next = Some(q);
                 break;
             }
-            bytes += q.body.len();
+            bytes += size;
             group.push(q);
         }
-        // A group that fails (one of its transactions broke a constraint, say) is rolled back
-        // whole, and each transaction is tried again alone: each gets its own outcome.
-        if group.len() > 1
-            && let Ok(rows) = run_batch(&writer, group.iter().map(|q| q.body.as_str())).await
-        {
-            let rows = Arc::new(rows);
-            for q in group.drain(..) {
-                let _ = q.done.send(Ok(Arc::clone(&rows)));
-            }
-            continue;
-        }
-        for q in group.drain(..) {
-            let result = run_batch(&writer, std::iter::once(q.body.as_str())).await;
-            let _ = q.done.send(result.map(Arc::new));
+        // The writer's turn, held while this group commits: no sqlx write runs meanwhile.
+        let turn = writer.turn().await;
+        let items: Vec<&[Stmt]> = group.iter().map(|q| q.stmts.as_slice()).collect();
+        let results = lite.commit_group(&items);
+        drop(turn);
+        for (q, result) in group.drain(..).zip(results) {
+            let _ = q.done.send(result.map_err(DbError::from));
         }
     }
 }
 
-/// Runs the bodies in one transaction and returns the rows their statements gave; nothing of it
-/// stays when one statement fails.
-async fn run_batch<'a>(
-    writer: &sqlx::AnyPool,
-    bodies: impl Iterator<Item = &'a str>,
-) -> Result<Vec<AnyRow>, sqlx::Error> {
-    use futures::TryStreamExt;
-    use sqlx::Executor;
-    let mut sql = String::from("BEGIN;\n");
-    for b in bodies {
-        sql.push_str(b);
-    }
-    sql.push_str("COMMIT;");
-    let mut conn = writer.acquire().await?;
-    let result: Result<Vec<AnyRow>, sqlx::Error> = (&mut *conn)
-        .fetch_many(sql.as_str())
-        .try_filter_map(|step| async move { Ok(step.right()) })
-        .try_collect()
-        .await;
-    if result.is_err() {
-        let _ = execute_raw(&mut conn, "ROLLBACK").await;
-    }
-    result
-}
-
-/// Runs `stmts` as one transaction: on SQLite (`committer`) as one batch, sharing its commit
-/// with others queued at the time; else (or when an argument cannot be a literal) statement by
-/// statement in a transaction on `writer`. (Boxed: the future is checked to be `Send` here,
-/// once, with its own lifetimes, which callers' futures need.)
+/// Runs `stmts` as one transaction: on SQLite (`committer`) sharing its commit with others
+/// queued at the time; else statement by statement in a transaction on `writer`. (Boxed: the
+/// future is checked to be `Send` here, once, with its own lifetimes, which callers' futures
+/// need.)
 pub(crate) fn transaction<'a>(
-    writer: &'a sqlx::AnyPool,
+    writer: &'a Writer,
     committer: Option<&'a Committer>,
-    stmts: &'a [Stmt],
+    stmts: Vec<Stmt>,
 ) -> BoxFuture<'a, DbResult<()>> {
     Box::pin(async move { returning(writer, committer, stmts).await.map(drop) })
 }
 
-/// [`transaction`], returning the rows its statements' `RETURNING` clauses gave (on SQLite,
-/// together with those of the other transactions that shared its commit).
+/// [`transaction`], returning the rows its statements' `RETURNING` clauses gave.
 pub(crate) fn returning<'a>(
-    writer: &'a sqlx::AnyPool,
+    writer: &'a Writer,
     committer: Option<&'a Committer>,
-    stmts: &'a [Stmt],
+    stmts: Vec<Stmt>,
 ) -> BoxFuture<'a, DbResult<Returned>> {
     Box::pin(async move {
         if stmts.is_empty() {
             return Ok(Returned::default());
         }
-        if let Some(c) = committer
-            && let Some(body) = batch_body(stmts)
-        {
-            return Ok(c.commit(body).await?);
+        if let Some(c) = committer {
+            return c.commit(stmts).await;
         }
         let mut tx = writer.begin().await?;
         let mut rows = Vec::new();
-        for s in stmts {
-            rows.extend(s.query().fetch_all(&mut *tx).await?);
+        for s in &stmts {
+            for r in s.query().fetch_all(&mut *tx).await? {
+                rows.push(RetRow::of(&r)?);
+            }
         }
         tx.commit().await?;
-        Ok(Arc::new(rows))
+        Ok(rows)
     })
-}
-
-/// Runs every statement of `sql` (no parameters) on `conn`.
-fn execute_raw<'c>(
-    conn: &'c mut sqlx::AnyConnection,
-    sql: &'c str,
-) -> BoxFuture<'c, Result<sqlx::any::AnyQueryResult, sqlx::Error>> {
-    use sqlx::Executor;
-    conn.execute(sql)
-}
-
-/// The statements with their arguments as literals, each ending in `;`.
-fn batch_body(stmts: &[Stmt]) -> Option<String> {
-    let mut sql = String::new();
-    for s in stmts {
-        sql.push_str(&s.inline()?);
-        sql.push_str(";\n");
-    }
-    Some(sql)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    #[test]
-    fn placeholders_become_quoted_literals() {
-        let s = Stmt::new("UPDATE t SET a = $1, b = $2, c = $3 WHERE id = $10 OR id = $1")
-            .text("it's")
-            .opt(None::<String>)
-            .int(-4)
-            .text("x")
-            .text("x")
-            .text("x")
-            .text("x")
-            .text("x")
-            .text("x")
-            .text("tenth ' ''");
-        assert_eq!(
-            s.inline().as_deref(),
-            Some(
-                "UPDATE t SET a = 'it''s', b = NULL, c = -4 WHERE id = 'tenth '' ''''' OR id = 'it''s'"
-            )
-        );
-        assert_eq!(Stmt::new("SELECT $2").text("a").inline(), None, "a missing argument");
-        assert_eq!(Stmt::new("SELECT $1").text("nul\0").inline(), None, "NUL falls back");
-        let batch = batch_body(&[Stmt::new("DELETE FROM t WHERE a = $1").text("v")]);
-        assert_eq!(batch.as_deref(), Some("DELETE FROM t WHERE a = 'v';\n"));
+    /// A fresh SQLite file (removed on drop) with a table `t (k PRIMARY KEY, v)`: sqlx's writer
+    /// pool of one connection, and the hot path's connections.
+    struct TableT {
+        dir: std::path::PathBuf,
+        pool: sqlx::AnyPool,
+        writer: Writer,
+        lite: Arc<Lite>,
     }
 
-    /// An in-memory SQLite database of one connection with a table `t (k PRIMARY KEY, v)`.
-    async fn table_t() -> sqlx::AnyPool {
+    impl Drop for TableT {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn table_t() -> TableT {
         sqlx::any::install_default_drivers();
+        let dir = std::env::temp_dir().join(format!("orrery-batch-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let file = dir.join("t.sqlite");
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
-            .connect("sqlite::memory:")
+            .connect(&format!("sqlite://{}?mode=rwc", file.display()))
             .await
-            .expect("an in-memory database");
-        sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+            .expect("a database");
+        sqlx::raw_sql("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
             .execute(&pool)
             .await
             .expect("table");
-        pool
+        let lite = Arc::new(Lite::open(&file).expect("the hot path's connections"));
+        let writer = Writer::new(pool.clone(), true);
+        TableT { dir, pool, writer, lite }
+    }
+
+    impl TableT {
+        fn committer(&self) -> Committer {
+            Committer::start(self.writer.clone(), Arc::clone(&self.lite))
+        }
+
+        async fn rows(&self) -> Vec<(String, String)> {
+            sqlx::query_as("SELECT k, v FROM t ORDER BY k")
+                .fetch_all(&self.pool)
+                .await
+                .expect("rows")
+        }
+    }
+
+    fn insert(k: &str, v: &str) -> Stmt {
+        Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v)
     }
 
     #[tokio::test]
-    async fn a_batch_is_one_transaction_on_sqlite() {
-        let pool = table_t().await;
-        let insert =
-            |k: &str, v: &str| Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v);
-        let c = Committer::start(pool.clone());
+    async fn parameters_bind_by_their_number_and_text_is_never_sql() {
+        let db = table_t().await;
+        let c = db.committer();
+        let tricky = "o'neil; DROP TABLE t; -- $1 \0 \u{0}";
+        let stmts = vec![
+            // `$2` comes before `$1` in the text, and `$1` is used twice.
+            Stmt::new("INSERT INTO t (v, k) VALUES ($2 || '|' || $1, $1 || 'x') RETURNING k, v")
+                .text("a")
+                .text(tricky),
+            Stmt::new("INSERT INTO t (k, v) VALUES ($1, $3) RETURNING k, v")
+                .text("nul\0inside")
+                .int(7)
+                .opt(None::<String>),
+        ];
+        let rows = returning(&db.writer, Some(&c), stmts).await.expect("committed");
+        assert_eq!(returned(&rows, "k", "ax", "v").expect("a column"), Some(format!("{tricky}|a")));
+        assert_eq!(returned(&rows, "k", "nul\0inside", "v").expect("a column"), None);
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&db.pool).await.expect("count");
+        assert_eq!(n, 2);
+        let missing = returning(&db.writer, Some(&c), vec![Stmt::new("SELECT $2").text("a")]).await;
+        assert!(missing.is_err(), "a missing argument is an error");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_fails_whole_and_the_connection_goes_on() {
+        let db = table_t().await;
+        let c = db.committer();
         let c = Some(&c);
-        transaction(&pool, c, &[insert("a", "o'neil; DROP TABLE t; --"), insert("b", "2")])
+        transaction(&db.writer, c, vec![insert("a", "1"), insert("b", "2")])
             .await
             .expect("the batch commits");
-        // The second statement fails (duplicate key): the first one of its batch is undone.
-        let failed = transaction(&pool, c, &[insert("c", "3"), insert("a", "dup")]).await;
+        // The second statement fails (duplicate key): the first one of its transaction is
+        // undone.
+        let failed = transaction(&db.writer, c, vec![insert("c", "3"), insert("a", "dup")]).await;
         assert!(failed.is_err());
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT k, v FROM t ORDER BY k").fetch_all(&pool).await.expect("rows");
-        assert_eq!(
-            rows,
-            [("a".to_string(), "o'neil; DROP TABLE t; --".to_string()), ("b".into(), "2".into())]
-        );
-        // The connection is usable again after the rollback.
-        transaction(&pool, c, &[insert("d", "4")]).await.expect("the next batch commits");
+        assert_eq!(db.rows().await, [("a".to_string(), "1".to_string()), ("b".into(), "2".into())]);
+        transaction(&db.writer, c, vec![insert("d", "4")]).await.expect("the next batch commits");
+        assert_eq!(db.rows().await.len(), 3);
     }
 
     #[tokio::test]
     async fn transactions_queued_together_commit_together_and_fail_alone() {
-        let pool = table_t().await;
-        let c = Committer::start(pool.clone());
-        let insert = |k: &str, v: &str| {
-            vec![Stmt::new("INSERT INTO t (k, v) VALUES ($1, $2)").text(k).text(v)]
-        };
+        let db = table_t().await;
+        let c = db.committer();
         // Twenty transactions queued at once (one of them breaks the primary key, and one
         // inserts two rows, the second of which is a duplicate too).
-        let mut txs: Vec<Vec<Stmt>> = (0..18).map(|i| insert(&format!("k{i:02}"), "v")).collect();
-        txs.push(insert("k03", "again"));
-        txs.push([insert("x", "1"), insert("k05", "again")].concat());
-        let results =
-            futures::future::join_all(txs.iter().map(|stmts| transaction(&pool, Some(&c), stmts)))
-                .await;
+        let mut txs: Vec<Vec<Stmt>> =
+            (0..18).map(|i| vec![insert(&format!("k{i:02}"), "v")]).collect();
+        txs.push(vec![insert("k03", "again")]);
+        txs.push(vec![insert("x", "1"), insert("k05", "again")]);
+        let results = futures::future::join_all(
+            txs.into_iter().map(|stmts| transaction(&db.writer, Some(&c), stmts)),
+        )
+        .await;
         let failed: Vec<usize> =
             results.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
         assert_eq!(failed, [18, 19], "only the two duplicates fail");
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT k, v FROM t ORDER BY k").fetch_all(&pool).await.expect("rows");
+        let rows = db.rows().await;
         assert_eq!(rows.len(), 18, "{rows:?}");
         assert!(rows.iter().all(|(k, v)| k.starts_with('k') && v == "v"), "{rows:?}");
     }
 
     #[tokio::test]
-    async fn each_caller_finds_its_own_returned_row_in_a_shared_commit() {
-        let pool = table_t().await;
-        let c = Committer::start(pool.clone());
+    async fn each_caller_gets_its_own_returned_rows() {
+        let db = table_t().await;
+        let c = db.committer();
         let upsert = |k: &str| {
             vec![
                 Stmt::new("INSERT INTO t (k, v) VALUES ($1, 'new') RETURNING k, v").text(k),
                 Stmt::new("UPDATE t SET v = 'kept' WHERE k = $1 RETURNING k, v").text(k),
             ]
         };
-        let txs: Vec<Vec<Stmt>> = ["a", "b", "c"].iter().map(|k| upsert(k)).collect();
-        let rows =
-            futures::future::join_all(txs.iter().map(|stmts| returning(&pool, Some(&c), stmts)))
-                .await;
+        let rows = futures::future::join_all(
+            ["a", "b", "c"].iter().map(|k| returning(&db.writer, Some(&c), upsert(k))),
+        )
+        .await;
         for (k, rows) in ["a", "b", "c"].iter().zip(&rows) {
             let rows = rows.as_ref().expect("committed");
+            assert_eq!(rows.len(), 2, "its own two rows: {rows:?}");
             // Two rows name `k` (the insert's and the update's): the last one is the answer.
             assert_eq!(returned(rows, "k", k, "v").expect("a text column"), Some("kept".into()));
         }
         let rows = rows[0].as_ref().expect("committed");
         assert_eq!(returned(rows, "k", "zz", "v").expect("no such row"), None);
         assert!(returned(rows, "k", "a", "no_such_column").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_commit_waits_for_an_sqlx_write_in_progress() {
+        let db = table_t().await;
+        let c = db.committer();
+        let mut tx = db.writer.begin().await.expect("a transaction");
+        sqlx::query("INSERT INTO t (k, v) VALUES ('sqlx', '1')")
+            .execute(&mut *tx)
+            .await
+            .expect("an insert");
+        // The commit cannot start while sqlx's transaction holds the writer: it would block
+        // this thread on SQLite's lock, and sqlx's transaction could never end.
+        let commit = transaction(&db.writer, Some(&c), vec![insert("lite", "2")]);
+        tokio::pin!(commit);
+        let early = tokio::time::timeout(Duration::from_millis(50), &mut commit).await;
+        assert!(early.is_err(), "the commit waited");
+        tx.commit().await.expect("sqlx's transaction commits");
+        tokio::time::timeout(Duration::from_secs(5), commit)
+            .await
+            .expect("the commit goes on")
+            .expect("and succeeds");
+        assert_eq!(db.rows().await.len(), 2);
     }
 }

@@ -308,7 +308,7 @@ impl Db {
         let rows = sql.query().fetch_all(&self.pool).await?;
         let more = rows.len() > limit;
         let threads =
-            rows.iter().take(limit).map(Self::thread).collect::<DbResult<Vec<Thread>>>()?;
+            rows.iter().take(limit).map(|r| Self::thread(r)).collect::<DbResult<Vec<Thread>>>()?;
         let total = if more {
             offset.saturating_add(limit).saturating_add(1)
         } else if threads.is_empty() && offset > 0 {
