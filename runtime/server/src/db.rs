@@ -276,7 +276,7 @@ impl Db {
         db.migrate().await?;
         if backend == Backend::Sqlite {
             // After the migrations: the file exists, in WAL mode, with its tables.
-            let lite = Arc::new(lite::Lite::open(&file)?);
+            let lite = Arc::new(lite::Lite::open(&file, usize::try_from(max).unwrap_or(2))?);
             db.committer = Some(batch::Committer::start(db.writer.clone(), Arc::clone(&lite)));
             db.lite = Some(lite);
         }
@@ -537,29 +537,30 @@ impl Db {
 
     /// Inserts a thread unless the id exists. Returns whether it was inserted.
     pub async fn insert_thread(&self, t: &Thread) -> DbResult<bool> {
-        let mut tx = self.writer.begin().await?;
-        let inserted = Self::insert_thread_tx(&mut tx, t).await?;
-        tx.commit().await?;
-        Ok(inserted)
+        let rows = batch::returning(
+            &self.writer,
+            self.committer.as_ref(),
+            vec![Self::insert_thread_stmt(t, " RETURNING thread_id")],
+        )
+        .await?;
+        Ok(!rows.is_empty())
     }
 
-    async fn insert_thread_tx(tx: &mut WriteTx, t: &Thread) -> DbResult<bool> {
-        let res = sqlx::query(
-            "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-        )
-        .bind(&t.thread_id)
-        .bind(&t.created_at)
-        .bind(&t.updated_at)
-        .bind(&t.state_updated_at)
-        .bind(text(&t.metadata))
-        .bind(t.status.as_str())
-        .bind(text(&t.config))
-        .bind(t.values.as_ref().map(text))
-        .bind(t.error.as_ref().map(text))
-        .bind(t.interrupts.as_ref().map(text))
-        .execute(&mut **tx)
-        .await?;
-        Ok(res.rows_affected() > 0)
+    /// The insert of a thread, which does nothing when the id exists (followed by `returning`).
+    fn insert_thread_stmt(t: &Thread, returning: &str) -> Stmt {
+        Stmt::new(format!(
+            "INSERT INTO threads (thread_id, created_at, updated_at, state_updated_at, metadata, status, config, \"values\", error, interrupts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING{returning}",
+        ))
+        .text(&t.thread_id)
+        .text(&t.created_at)
+        .text(&t.updated_at)
+        .text(&t.state_updated_at)
+        .text(text(&t.metadata))
+        .text(t.status.as_str())
+        .text(text(&t.config))
+        .opt(t.values.as_ref().map(text))
+        .opt(t.error.as_ref().map(text))
+        .opt(t.interrupts.as_ref().map(text))
     }
 
     /// One thread.
@@ -1279,7 +1280,7 @@ impl Db {
             return Ok(CronFiring::Skipped);
         };
         if job.new_thread {
-            Self::insert_thread_tx(&mut tx, job.thread).await?;
+            Self::insert_thread_stmt(job.thread, "").query().execute(&mut *tx).await?;
         } else {
             let tid = &job.thread.thread_id;
             let busy: Option<i64> = sqlx::query_scalar(

@@ -347,7 +347,7 @@ mod tests {
             .execute(&pool)
             .await
             .expect("table");
-        let lite = Arc::new(Lite::open(&file).expect("the hot path's connections"));
+        let lite = Arc::new(Lite::open(&file, 1).expect("the hot path's connections"));
         let writer = Writer::new(pool.clone(), true);
         TableT { dir, pool, writer, lite }
     }

@@ -22,10 +22,6 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::batch::{Arg, RetRow, Stmt};
 
-/// Readers kept open for reuse (more are opened when more threads read at once, and closed
-/// after).
-const KEPT_READERS: usize = 2;
-
 /// Cached prepared statements a connection keeps (the run path uses about a dozen).
 const STATEMENT_CACHE: usize = 64;
 
@@ -34,6 +30,9 @@ pub(crate) struct Lite {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Readers kept open for reuse (more are opened when more threads read at once, and
+    /// closed after).
+    kept_readers: usize,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -54,12 +53,13 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 
 impl Lite {
     /// Opens the hot path's connections to the database file at `path` (which the server's
-    /// migrations have set up, in WAL mode).
-    pub(crate) fn open(path: &Path) -> rusqlite::Result<Lite> {
+    /// migrations have set up, in WAL mode), keeping up to `readers` reader connections.
+    pub(crate) fn open(path: &Path, readers: usize) -> rusqlite::Result<Lite> {
         Ok(Lite {
             path: path.to_path_buf(),
             writer: Mutex::new(open(path)?),
             readers: Mutex::new(Vec::new()),
+            kept_readers: readers,
         })
     }
 
@@ -75,7 +75,7 @@ impl Lite {
         };
         let result = f(&conn);
         let mut readers = locked(&self.readers);
-        if readers.len() < KEPT_READERS {
+        if readers.len() < self.kept_readers {
             readers.push(conn);
         }
         result
