@@ -84,10 +84,11 @@ pub enum Backend {
 pub struct Db {
     /// Reads (and, on PostgreSQL, writes too).
     pub(crate) pool: AnyPool,
-    /// Writes. On SQLite a pool of one connection: SQLite has one writer at a time, and
-    /// writers queued here wait their turn in order, where writers on several connections
-    /// would poll for the file lock (`busy_timeout` sleeps up to 100 ms between tries). On
-    /// PostgreSQL the same pool as `pool`.
+    /// sqlx's writes. On SQLite a pool of one connection, whose turn the hot path's commits
+    /// share (see [`Writer`]): SQLite has one writer at a time, and writers queued here wait
+    /// their turn in order, where writers on several connections would poll for the file lock
+    /// (`busy_timeout` sleeps up to 100 ms between tries). On PostgreSQL the same pool as
+    /// `pool`.
     pub(crate) writer: Writer,
     /// On SQLite, the writer's group commit (see [`batch::Committer`]).
     committer: Option<batch::Committer>,
@@ -160,6 +161,25 @@ impl Cols for AnyRow {
     }
     fn int(&self, column: &str) -> DbResult<i64> {
         Ok(self.try_get(column)?)
+    }
+}
+
+impl Cols for batch::RetRow {
+    fn str(&self, column: &str) -> DbResult<String> {
+        self.opt_str(column)?
+            .ok_or_else(|| sqlx::Error::Decode(format!("{column} is NULL").into()).into())
+    }
+    fn opt_str(&self, column: &str) -> DbResult<Option<String>> {
+        match self.get(column) {
+            Some(v) => Ok(v.clone()),
+            None => Err(sqlx::Error::ColumnNotFound(column.into()).into()),
+        }
+    }
+    fn int(&self, column: &str) -> DbResult<i64> {
+        let v = self.str(column)?;
+        v.parse().map_err(|_| {
+            sqlx::Error::Decode(format!("{column}: {v} is not an integer").into()).into()
+        })
     }
 }
 
@@ -537,12 +557,8 @@ impl Db {
 
     /// Inserts a thread unless the id exists. Returns whether it was inserted.
     pub async fn insert_thread(&self, t: &Thread) -> DbResult<bool> {
-        let rows = batch::returning(
-            &self.writer,
-            self.committer.as_ref(),
-            vec![Self::insert_thread_stmt(t, " RETURNING thread_id")],
-        )
-        .await?;
+        let rows =
+            self.returning(vec![Self::insert_thread_stmt(t, " RETURNING thread_id")]).await?;
         Ok(!rows.is_empty())
     }
 
@@ -667,18 +683,18 @@ impl Db {
 
     // ---------------------------------------------------------------- runs
 
-    fn run(row: &AnyRow) -> DbResult<Run> {
-        let status: String = row.try_get("status")?;
+    fn run(row: &dyn Cols) -> DbResult<Run> {
+        let status = row.str("status")?;
         Ok(Run {
-            run_id: row.try_get("run_id")?,
-            thread_id: row.try_get("thread_id")?,
-            assistant_id: row.try_get("assistant_id")?,
-            metadata: obj(row.try_get("metadata")?)?,
+            run_id: row.str("run_id")?,
+            thread_id: row.str("thread_id")?,
+            assistant_id: row.str("assistant_id")?,
+            metadata: obj(&row.str("metadata")?)?,
             status: RunStatus::parse(&status).unwrap_or(RunStatus::Error),
-            kwargs: obj(row.try_get("kwargs")?)?,
-            multitask_strategy: row.try_get("multitask_strategy")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            kwargs: obj(&row.str("kwargs")?)?,
+            multitask_strategy: row.str("multitask_strategy")?,
+            created_at: row.str("created_at")?,
+            updated_at: row.str("updated_at")?,
             langsmith_session_name: None,
         })
     }
@@ -706,7 +722,7 @@ impl Db {
             Some(t) => vec![Self::save_thread_stmt(t), run],
             None => vec![run],
         };
-        let rows = batch::returning(&self.writer, self.committer.as_ref(), stmts).await?;
+        let rows = self.returning(stmts).await?;
         let status = batch::returned(&rows, "run_id", &r.run_id, "status")?;
         Ok(status.as_deref() == Some(RunStatus::Running.as_str()))
     }
@@ -739,12 +755,21 @@ impl Db {
 
     /// One run of a thread.
     pub async fn get_run(&self, thread_id: &str, run_id: &str) -> DbResult<Option<Run>> {
-        let row = sqlx::query("SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2")
-            .bind(run_id)
-            .bind(thread_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(Self::run).transpose()
+        let read = Stmt::new("SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2")
+            .text(run_id)
+            .text(thread_id);
+        Ok(self.runs(read).await?.pop())
+    }
+
+    /// The runs a read gives, in its order.
+    async fn runs(&self, read: Stmt) -> DbResult<Vec<Run>> {
+        let mut runs = Vec::new();
+        self.read_rows(read, |row| {
+            runs.push(Self::run(row)?);
+            Ok(())
+        })
+        .await?;
+        Ok(runs)
     }
 
     /// Runs of a thread, newest first.
@@ -755,27 +780,27 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> DbResult<Vec<Run>> {
-        let rows = sqlx::query(
-            "SELECT * FROM runs WHERE thread_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
+        self.runs(
+            Stmt::new(
+                "SELECT * FROM runs WHERE thread_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
+            )
+            .text(thread_id)
+            .opt(status)
+            .int(limit)
+            .int(offset),
         )
-        .bind(thread_id)
-        .bind(status)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::run).collect()
+        .await
     }
 
     /// Runs of a thread that are pending or running.
     pub async fn in_flight_runs(&self, thread_id: &str) -> DbResult<Vec<Run>> {
-        let rows = sqlx::query(
-            "SELECT * FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running') ORDER BY created_at",
+        self.runs(
+            Stmt::new(
+                "SELECT * FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running') ORDER BY created_at",
+            )
+            .text(thread_id),
         )
-        .bind(thread_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(Self::run).collect()
+        .await
     }
 
     /// Every run (of any thread) whose status is one of `statuses`, oldest first.
@@ -798,8 +823,7 @@ impl Db {
     /// locks the runs table for its few milliseconds, so two workers (or processes) never start
     /// two runs of one thread.
     pub async fn claim_run(&self) -> DbResult<Option<Run>> {
-        let now = orrery_engine::now_iso();
-        let claim = sqlx::query(
+        let claim = Stmt::new(
             "UPDATE runs SET status = 'running', updated_at = $1 WHERE run_id = (
                 SELECT r.run_id FROM runs r
                 WHERE r.status = 'pending' AND r.created_at <= $1
@@ -807,18 +831,17 @@ impl Db {
                 ORDER BY r.created_at, r.run_id LIMIT 1)
              RETURNING *",
         )
-        .bind(&now);
-        let row = if self.backend == Backend::Postgres {
+        .text(orrery_engine::now_iso());
+        if self.backend == Backend::Postgres {
             let mut tx = self.writer.begin().await?;
             sqlx::query("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
-            let row = claim.fetch_optional(&mut *tx).await?;
+            let row = claim.query().fetch_optional(&mut *tx).await?;
             tx.commit().await?;
-            row
-        } else {
-            // One statement is its own transaction.
-            claim.fetch_optional(&mut *self.writer.conn().await?).await?
-        };
-        row.as_ref().map(Self::run).transpose()
+            return row.as_ref().map(|r| Self::run(r)).transpose();
+        }
+        // One statement is its own transaction; it shares a commit with others.
+        let rows = self.returning(vec![claim]).await?;
+        rows.first().map(|r| Self::run(r)).transpose()
     }
 
     /// Runs left `running` by a process that died: they go back to the queue. Returns their ids.
@@ -869,6 +892,11 @@ impl Db {
     /// One write transaction: on SQLite, sharing its commit with others (see [`batch`]).
     async fn transaction(&self, stmts: Vec<Stmt>) -> DbResult<()> {
         batch::transaction(&self.writer, self.committer.as_ref(), stmts).await
+    }
+
+    /// [`Db::transaction`], returning the rows its `RETURNING` clauses gave.
+    async fn returning(&self, stmts: Vec<Stmt>) -> DbResult<batch::Returned> {
+        batch::returning(&self.writer, self.committer.as_ref(), stmts).await
     }
 
     /// The statements that store a run's stream log, numbered in order.
@@ -1031,7 +1059,7 @@ impl Db {
             .opt(thread.interrupts.as_ref().map(text))
             .text(tid),
         );
-        let rows = batch::returning(&self.writer, self.committer.as_ref(), stmts).await?;
+        let rows = self.returning(stmts).await?;
         self.end_buffer_done(tid, ending).await;
         // The thread's status as this transaction left it (a deleted thread gives none).
         let status = batch::returned(&rows, "thread_id", tid, "status")?;

@@ -168,7 +168,7 @@ impl Stmt {
 pub(crate) struct RetRow(pub(crate) Vec<(String, Option<String>)>);
 
 impl RetRow {
-    fn get(&self, column: &str) -> Option<&Option<String>> {
+    pub(crate) fn get(&self, column: &str) -> Option<&Option<String>> {
         self.0.iter().find(|(c, _)| c == column).map(|(_, v)| v)
     }
 
