@@ -596,16 +596,35 @@ impl Db {
         self.transaction(vec![Self::save_thread_stmt(t)]).await
     }
 
-    /// Replaces a thread's metadata (and `updated_at`), and nothing else: a run that ends
-    /// meanwhile keeps the status and values it wrote.
-    pub async fn save_thread_metadata(&self, t: &Thread) -> DbResult<()> {
-        self.transaction(vec![
-            Stmt::new("UPDATE threads SET metadata = $1, updated_at = $2 WHERE thread_id = $3")
-                .text(text(&t.metadata))
-                .text(&t.updated_at)
-                .text(&t.thread_id),
-        ])
-        .await
+    /// Merges `patch` into a thread's metadata (its keys replace the thread's) and sets
+    /// `updated_at` to `now`, and nothing else: a run that ends meanwhile keeps the status and
+    /// values it wrote. The metadata is read in the transaction that writes it (on SQLite in
+    /// the writer's turn, on PostgreSQL with the row locked), so patches made at once each keep
+    /// their keys. Returns the thread as patched, or `None` when there is none.
+    pub async fn patch_thread_metadata(
+        &self,
+        id: &str,
+        patch: Map<String, Value>,
+        now: &str,
+    ) -> DbResult<Option<Thread>> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(&format!("SELECT * FROM threads WHERE thread_id = $1{lock}"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut t = Self::thread(&row)?;
+        t.metadata.extend(patch);
+        t.updated_at = now.to_string();
+        sqlx::query("UPDATE threads SET metadata = $1, updated_at = $2 WHERE thread_id = $3")
+            .bind(text(&t.metadata))
+            .bind(&t.updated_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(t))
     }
 
     fn save_thread_stmt(t: &Thread) -> Stmt {

@@ -381,12 +381,11 @@ async fn patch_thread(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     check_uuid(&id, "thread")?;
-    let mut t = st.db.get_thread(&id).await?.ok_or_else(|| ApiError::not_found("Not Found"))?;
-    for (k, v) in obj_field(&body, "metadata") {
-        t.metadata.insert(k, v);
-    }
-    t.updated_at = orrery_engine::now_iso();
-    st.db.save_thread_metadata(&t).await?;
+    let t = st
+        .db
+        .patch_thread_metadata(&id, obj_field(&body, "metadata"), &orrery_engine::now_iso())
+        .await?
+        .ok_or_else(|| ApiError::not_found("Not Found"))?;
     let minimal = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())

@@ -507,6 +507,34 @@ async fn thread_metadata_patched_during_a_run_stays_after_it(backend: Backend) {
     assert_eq!(thread["metadata"]["graph_id"], "echo", "the run's tag stays too");
 }
 
+both!(patches_made_at_once_each_keep_their_keys);
+async fn patches_made_at_once_each_keep_their_keys(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (_, t) = s.post("/threads", json!({"metadata": {"owner": "ada"}})).await;
+    let id = t["thread_id"].as_str().unwrap();
+    let path = format!("/threads/{id}");
+    let answers = futures::future::join_all((0..12).map(|i| {
+        s.send(reqwest::Method::PATCH, &path, Some(json!({"metadata": {format!("k{i}"): i}})))
+    }))
+    .await;
+    assert!(answers.iter().all(|(st, _)| *st == 200), "{answers:?}");
+    let (_, thread) = s.get(&path).await;
+    let metadata = thread["metadata"].as_object().unwrap();
+    for i in 0..12 {
+        let key = format!("k{i}");
+        assert_eq!(metadata.get(&key), Some(&json!(i)), "a patch lost its key: {metadata:?}");
+    }
+    assert_eq!(metadata["owner"], "ada");
+    let (st, _) = s
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/threads/{}", uuid::Uuid::new_v4()),
+            Some(json!({"metadata": {"a": 1}})),
+        )
+        .await;
+    assert_eq!(st, 404, "an unknown thread");
+}
+
 both!(a_running_run_can_be_cancelled);
 async fn a_running_run_can_be_cancelled(backend: Backend) {
     let s = Server::start(backend).await;
