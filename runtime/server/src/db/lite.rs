@@ -112,7 +112,11 @@ impl Lite {
             if todo.is_empty() {
                 break;
             }
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            if !conn.is_autocommit() {
+                // A transaction a failure left open (a failed rollback): it goes, uncommitted.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
                 for i in todo {
                     results[i] = Some(Err(copy_error(&e)));
                 }
@@ -138,7 +142,7 @@ impl Lite {
             if restart {
                 continue;
             }
-            match conn.execute_batch("COMMIT") {
+            match exec(&conn, "COMMIT") {
                 Ok(()) => {
                     for (i, rows) in done {
                         results[i] = Some(Ok(rows));
@@ -167,16 +171,18 @@ impl Lite {
     }
 }
 
+/// Runs a statement of no parameters and no rows (prepared once per connection).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(drop)
+}
+
 /// One item of a group: its statements inside a savepoint, undone when one fails.
 fn in_savepoint(conn: &Connection, stmts: &[Stmt]) -> rusqlite::Result<Vec<RetRow>> {
-    conn.execute_batch("SAVEPOINT item")?;
+    exec(conn, "SAVEPOINT item")?;
     let mut rows = Vec::new();
     let result = stmts.iter().try_for_each(|s| run(conn, s, &mut rows));
-    match result {
-        Ok(()) => {
-            conn.execute_batch("RELEASE item")?;
-            Ok(rows)
-        }
+    match result.and_then(|()| exec(conn, "RELEASE item")) {
+        Ok(()) => Ok(rows),
         Err(e) => {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK TO item; RELEASE item");
