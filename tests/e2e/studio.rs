@@ -23,26 +23,42 @@ pub(crate) async fn run_ended(client: &Client, phase: &str) -> String {
 
 /// Clicks the element matching `css` once it is there; `what` names the step when it fails.
 /// SVG nodes are clicked through a DOM event (WebKitWebDriver does not click SVG groups).
+/// The view may render the element anew between finding and clicking it (a run's state
+/// changed under it): it is found again and clicked, as a person clicks the button they now
+/// see, a few times at most.
 pub(crate) async fn click(client: &Client, css: &str, what: &str) {
-    let el =
-        eventually(client, what, Duration::from_secs(20), || async { find_one(client, css).await })
-            .await;
-    let done = if css.contains("svg") {
-        let script = "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))";
-        let arg = serde_json::to_value(&el).map_err(|e| e.to_string());
-        match arg {
-            Ok(arg) => {
-                client.execute(script, vec![arg]).await.map(|_| ()).map_err(|e| e.to_string())
+    let mut error = String::new();
+    for _ in 0..5 {
+        let el = eventually(client, what, Duration::from_secs(20), || async {
+            find_one(client, css).await
+        })
+        .await;
+        let done = if css.contains("svg") {
+            let script = "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))";
+            let arg = serde_json::to_value(&el).map_err(|e| e.to_string());
+            match arg {
+                Ok(arg) => {
+                    client.execute(script, vec![arg]).await.map(|_| ()).map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
+        } else {
+            el.click().await.map_err(|e| e.to_string())
+        };
+        match done {
+            Ok(()) => return,
+            Err(e) => {
+                let gone = e.contains("was not found") || e.contains("stale element");
+                error = e;
+                if !gone {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-    } else {
-        el.click().await.map_err(|e| e.to_string())
-    };
-    if let Err(e) = done {
-        shot(client, "studio-failure.png").await;
-        panic!("{what}: cannot click {css}: {e}");
     }
+    shot(client, "studio-failure.png").await;
+    panic!("{what}: cannot click {css}: {error}");
 }
 
 /// Waits for the embedded runtime, selects it and clicks the assistant named `name`.
