@@ -308,7 +308,7 @@ async fn fire_one(
     let job = CronJob {
         thread: &thread,
         new_thread: is_new,
-        save_metadata: tagged && !is_new,
+        tag: (tagged && !is_new).then_some(&req.assistant),
         run: &run,
         reject_if_busy: strategy == "reject",
     };

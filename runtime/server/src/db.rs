@@ -731,19 +731,34 @@ impl Db {
     /// `running`.
     pub async fn insert_run(
         &self,
-        thread: Option<&Thread>,
+        tag: Option<&Assistant>,
         r: &Run,
         start: bool,
     ) -> DbResult<bool> {
         let start = start && self.starts_runs();
         let run = Self::insert_run_stmt(r, start);
-        let stmts = match thread {
-            Some(t) => vec![Self::save_thread_stmt(t), run],
+        let stmts = match tag {
+            Some(a) => vec![self.tag_thread_stmt(&r.thread_id, a), run],
             None => vec![run],
         };
         let rows = self.returning(stmts).await?;
         let status = batch::returned(&rows, "run_id", &r.run_id, "status")?;
         Ok(status.as_deref() == Some(RunStatus::Running.as_str()))
+    }
+
+    /// Names a thread's graph and assistant in its metadata (`graph_id`, `assistant_id`), where
+    /// it has no such key yet: its first run does this. Only those keys are written, so a
+    /// `PATCH` or a run's end made since the thread was read stays.
+    fn tag_thread_stmt(&self, thread_id: &str, a: &Assistant) -> Stmt {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "UPDATE threads SET metadata = json_insert(metadata, '$.graph_id', $2, '$.assistant_id', $3) WHERE thread_id = $1"
+            }
+            Backend::Postgres => {
+                "UPDATE threads SET metadata = (jsonb_build_object('graph_id', $2::text, 'assistant_id', $3::text) || metadata::jsonb)::text WHERE thread_id = $1"
+            }
+        };
+        Stmt::new(sql).text(thread_id).text(&a.graph_id).text(&a.assistant_id)
     }
 
     /// The insert of a run (its trigger marks the thread busy). With `start`, its status is
@@ -1144,8 +1159,9 @@ pub struct CronJob<'a> {
     pub thread: &'a Thread,
     /// Whether the thread is new (a stateless cron's): it is inserted.
     pub new_thread: bool,
-    /// Whether an existing thread's metadata changed (its first run names its graph).
-    pub save_metadata: bool,
+    /// The assistant to name in an existing thread's metadata (its first run names its graph
+    /// and assistant, see `Db::tag_thread_stmt`).
+    pub tag: Option<&'a Assistant>,
     /// The pending run.
     pub run: &'a Run,
     /// `multitask_strategy: reject`: no run while the thread has one in flight.
@@ -1344,12 +1360,8 @@ impl Db {
                 tx.commit().await?;
                 return Ok(CronFiring::Skipped);
             }
-            if job.save_metadata {
-                sqlx::query("UPDATE threads SET metadata = $1 WHERE thread_id = $2")
-                    .bind(text(&job.thread.metadata))
-                    .bind(tid)
-                    .execute(&mut *tx)
-                    .await?;
+            if let Some(a) = job.tag {
+                self.tag_thread_stmt(tid, a).query().execute(&mut *tx).await?;
             }
         }
         Self::insert_run_stmt(job.run, false).query().execute(&mut *tx).await?;

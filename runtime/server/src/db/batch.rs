@@ -25,16 +25,27 @@ pub(crate) struct Writer {
     gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-/// An sqlx transaction on the writer, holding the writer's turn until it ends.
+type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+/// An sqlx transaction on the writer, holding the writer's turn until it ends: committed, or
+/// rolled back on sqlx's connection thread once dropped (not when dropped: sqlx queues the
+/// rollback, and the lock is SQLite's until it has run).
 pub(crate) struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    tx: Option<(sqlx::Transaction<'static, sqlx::Any>, Turn)>,
 }
 
-/// The writer's connection, holding the writer's turn while it is used.
+/// The writer's connection, holding the writer's turn while it is used, and after, until the
+/// connection's thread has finished its statement (a caller that stops waiting for one, a
+/// request whose client went away, leaves it running there).
 pub(crate) struct WriteConn {
-    conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conn: Option<(sqlx::pool::PoolConnection<sqlx::Any>, Turn)>,
+}
+
+/// Runs `work` in a task of its own (with the runtime's handle, when there is one).
+fn spawn_detached(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(work);
+    }
 }
 
 impl Writer {
@@ -43,7 +54,7 @@ impl Writer {
         Writer { pool, gate: gated.then(Arc::default) }
     }
 
-    async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    async fn turn(&self) -> Turn {
         match &self.gate {
             Some(g) => Some(Arc::clone(g).lock_owned().await),
             None => None,
@@ -53,45 +64,78 @@ impl Writer {
     /// Begins a transaction.
     pub(crate) async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
         let turn = self.turn().await;
-        Ok(WriteTx { tx: self.pool.begin().await?, _turn: turn })
+        Ok(WriteTx { tx: Some((self.pool.begin().await?, turn)) })
     }
 
     /// The connection, for one statement.
     pub(crate) async fn conn(&self) -> Result<WriteConn, sqlx::Error> {
         let turn = self.turn().await;
-        Ok(WriteConn { conn: self.pool.acquire().await?, _turn: turn })
+        Ok(WriteConn { conn: Some((self.pool.acquire().await?, turn)) })
     }
 }
 
+const HELD: &str = "a writer's guard holds its connection until it is dropped";
+
 impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    /// Commits; the turn goes once the commit has run, even if the caller stops waiting.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let Some((tx, turn)) = self.tx.take() else { return Ok(()) };
+        let commit = tokio::spawn(async move {
+            let result = tx.commit().await;
+            drop(turn);
+            result
+        });
+        commit.await.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("commit: {e}"))))
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some((tx, turn)) = self.tx.take() {
+            spawn_detached(async move {
+                let _ = tx.rollback().await;
+                drop(turn);
+            });
+        }
+    }
+}
+
+impl Drop for WriteConn {
+    fn drop(&mut self) {
+        if let Some((mut conn, turn)) = self.conn.take() {
+            spawn_detached(async move {
+                // Answered once the connection's thread is done with what it was given.
+                let _ = sqlx::Connection::ping(&mut *conn).await;
+                drop(conn);
+                drop(turn);
+            });
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {
-        &self.tx
+        self.tx.as_ref().expect(HELD).0.deref()
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        self.tx.as_mut().expect(HELD).0.deref_mut()
     }
 }
 
 impl std::ops::Deref for WriteConn {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &sqlx::AnyConnection {
-        &self.conn
+        self.conn.as_ref().expect(HELD).0.deref()
     }
 }
 
 impl std::ops::DerefMut for WriteConn {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.conn
+        self.conn.as_mut().expect(HELD).0.deref_mut()
     }
 }
 
@@ -456,6 +500,32 @@ mod tests {
         let rows = rows[0].as_ref().expect("committed");
         assert_eq!(returned(rows, "k", "zz", "v").expect("no such row"), None);
         assert!(returned(rows, "k", "a", "no_such_column").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_sqlx_write_dropped_unfinished_is_rolled_back_before_the_next_commit() {
+        let db = table_t().await;
+        db.lite.never_wait();
+        let c = db.committer();
+        let mut tx = db.writer.begin().await.expect("a transaction");
+        {
+            // A slow insert (a count to two million) that its caller stops waiting for, as a
+            // request whose client went away: sqlx's connection thread goes on with it.
+            let slow = sqlx::query(
+                "INSERT INTO t (k, v) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT 'slow', count(*) FROM c",
+            )
+            .execute(&mut *tx);
+            tokio::pin!(slow);
+            let early = tokio::time::timeout(Duration::from_millis(20), &mut slow).await;
+            assert!(early.is_err(), "the insert was still running");
+        }
+        // Dropped, not committed: the insert ends, then the rollback runs, and only then may a
+        // commit begin (it would meet the insert's lock and fail: this writer never waits).
+        drop(tx);
+        transaction(&db.writer, Some(&c), vec![insert("k", "v")])
+            .await
+            .expect("the commit never meets the dropped transaction's lock");
+        assert_eq!(db.rows().await, [("k".to_string(), "v".to_string())]);
     }
 
     #[tokio::test]

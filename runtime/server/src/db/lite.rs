@@ -63,6 +63,13 @@ impl Lite {
         })
     }
 
+    /// Makes the writer fail at once where it would wait for SQLite's lock (tests: a commit
+    /// that meets another connection's lock shows as an error).
+    #[cfg(test)]
+    pub(crate) fn never_wait(&self) {
+        let _ = locked(&self.writer).busy_timeout(Duration::ZERO);
+    }
+
     /// Runs `f` on a reader connection (of its own while it runs).
     fn read<T, E: From<rusqlite::Error>>(
         &self,

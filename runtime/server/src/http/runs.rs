@@ -355,10 +355,11 @@ async fn create(st: &AppState, thread_id: Option<&str>, body: &Value) -> Result<
     // start happen in a task of their own, so a client that goes away meanwhile cannot leave a
     // `running` row that nobody executes.
     let start = st.db.starts_runs() && thread.status != ThreadStatus::Busy && st.runs.reserve();
-    let (db, runs, saved, inserted) =
-        (st.db.clone(), Arc::clone(&st.runs), tagged.then(|| thread.clone()), run.clone());
+    // Only the tags are written: a `PATCH` or a run's end since the thread was read stays.
+    let tag = tagged.then(|| req.assistant.clone());
+    let (db, runs, inserted) = (st.db.clone(), Arc::clone(&st.runs), run.clone());
     let outcome = tokio::spawn(async move {
-        let started = db.insert_run(saved.as_ref(), &inserted, start).await;
+        let started = db.insert_run(tag.as_ref(), &inserted, start).await;
         match started {
             Ok(true) => runs.start(inserted),
             Ok(false) if start => {
