@@ -152,17 +152,25 @@ trait Cols {
     fn int(&self, column: &str) -> DbResult<i64>;
 }
 
-impl Cols for AnyRow {
-    fn str(&self, column: &str) -> DbResult<String> {
-        Ok(self.try_get(column)?)
-    }
-    fn opt_str(&self, column: &str) -> DbResult<Option<String>> {
-        Ok(self.try_get(column)?)
-    }
-    fn int(&self, column: &str) -> DbResult<i64> {
-        Ok(self.try_get(column)?)
-    }
+/// `Cols` for a row type whose `$get(column)` decodes a column by name.
+macro_rules! cols_by_name {
+    ($row:ty, $get:ident) => {
+        impl Cols for $row {
+            fn str(&self, column: &str) -> DbResult<String> {
+                Ok(self.$get(column)?)
+            }
+            fn opt_str(&self, column: &str) -> DbResult<Option<String>> {
+                Ok(self.$get(column)?)
+            }
+            fn int(&self, column: &str) -> DbResult<i64> {
+                Ok(self.$get(column)?)
+            }
+        }
+    };
 }
+
+cols_by_name!(AnyRow, try_get);
+cols_by_name!(rusqlite::Row<'_>, get);
 
 impl Cols for batch::RetRow {
     fn str(&self, column: &str) -> DbResult<String> {
@@ -180,18 +188,6 @@ impl Cols for batch::RetRow {
         v.parse().map_err(|_| {
             sqlx::Error::Decode(format!("{column}: {v} is not an integer").into()).into()
         })
-    }
-}
-
-impl Cols for rusqlite::Row<'_> {
-    fn str(&self, column: &str) -> DbResult<String> {
-        Ok(self.get(column)?)
-    }
-    fn opt_str(&self, column: &str) -> DbResult<Option<String>> {
-        Ok(self.get(column)?)
-    }
-    fn int(&self, column: &str) -> DbResult<i64> {
-        Ok(self.get(column)?)
     }
 }
 
