@@ -587,9 +587,30 @@ impl Db {
         Ok(found)
     }
 
-    /// Replaces a thread's row.
-    pub async fn save_thread(&self, t: &Thread) -> DbResult<()> {
-        self.transaction(vec![Self::save_thread_stmt(t)]).await
+    /// Records the state its caller derived for a thread (status, values, error, interrupts,
+    /// and their times), and nothing else: its metadata and config stay as they are now, a
+    /// `PATCH` made since the thread was read included. With `busy_if_in_flight`, the status
+    /// is `busy` while the thread has a run pending or running (the database decides, in the
+    /// same statement).
+    pub async fn save_thread_state(&self, t: &Thread, busy_if_in_flight: bool) -> DbResult<()> {
+        let status = if busy_if_in_flight {
+            "CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $7 AND status IN ('pending', 'running')) THEN 'busy' ELSE $3 END"
+        } else {
+            "$3"
+        };
+        self.transaction(vec![
+            Stmt::new(format!(
+                "UPDATE threads SET updated_at = $1, state_updated_at = $2, status = {status}, \"values\" = $4, error = $5, interrupts = $6 WHERE thread_id = $7",
+            ))
+            .text(&t.updated_at)
+            .text(&t.state_updated_at)
+            .text(t.status.as_str())
+            .opt(t.values.as_ref().map(text))
+            .opt(t.error.as_ref().map(text))
+            .opt(t.interrupts.as_ref().map(text))
+            .text(&t.thread_id),
+        ])
+        .await
     }
 
     /// Merges `patch` into a thread's metadata (its keys replace the thread's) and sets
@@ -621,21 +642,6 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(Some(t))
-    }
-
-    fn save_thread_stmt(t: &Thread) -> Stmt {
-        Stmt::new(
-            "UPDATE threads SET updated_at = $1, state_updated_at = $2, metadata = $3, status = $4, config = $5, \"values\" = $6, error = $7, interrupts = $8 WHERE thread_id = $9",
-        )
-        .text(&t.updated_at)
-        .text(&t.state_updated_at)
-        .text(text(&t.metadata))
-        .text(t.status.as_str())
-        .text(text(&t.config))
-        .opt(t.values.as_ref().map(text))
-        .opt(t.error.as_ref().map(text))
-        .opt(t.interrupts.as_ref().map(text))
-        .text(&t.thread_id)
     }
 
     /// Deletes a thread with its runs (and their stream logs), crons and checkpoints, in one
@@ -720,8 +726,8 @@ impl Db {
         self.backend == Backend::Sqlite
     }
 
-    /// Inserts a run, after saving its thread's row when `thread` is given (the run's insert
-    /// marks the thread busy), in one transaction. With `start` (see [`Db::starts_runs`]) the
+    /// Inserts a run, after tagging its thread with `tag` when given (see
+    /// [`Db::tag_thread_stmt`]; the run's insert marks the thread busy), in one transaction. With `start` (see [`Db::starts_runs`]) the
     /// run is inserted `running` when its thread has no run pending or running (the caller
     /// then executes it: no worker claims it), else `pending`; returns whether it was inserted
     /// `running`.
@@ -1022,15 +1028,6 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Saves a thread whose run was cancelled; it stays busy while other runs are in flight.
-    pub async fn settle_thread(&self, t: &Thread) -> DbResult<()> {
-        let mut t = t.clone();
-        if !self.in_flight_runs(&t.thread_id).await?.is_empty() {
-            t.status = ThreadStatus::Busy;
-        }
-        self.save_thread(&t).await
     }
 
     /// Deletes a run with its stream log, in one transaction. Returns whether it existed.

@@ -546,7 +546,8 @@ impl Runs {
             thread.error = error;
         }
         thread.updated_at = orrery_engine::now_iso();
-        self.db.settle_thread(&thread).await
+        // It stays busy while other runs are in flight.
+        self.db.save_thread_state(&thread, true).await
     }
 
     /// Deletes a temporary (stateless) run's thread once the run has ended. The process that

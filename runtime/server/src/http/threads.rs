@@ -585,7 +585,7 @@ async fn update_thread_state(
     let now = orrery_engine::now_iso();
     thread.updated_at = now.clone();
     thread.state_updated_at = now;
-    st.db.save_thread(&thread).await?;
+    st.db.save_thread_state(&thread, false).await?;
     let state = serde_json::to_value(thread_state(&snap)).unwrap_or(Value::Null);
     st.runs.threads.publish_event(&id, "state_update", &json!({"state": state, "thread_id": id}));
     let checkpoint = checkpoint_config(&cp).map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
