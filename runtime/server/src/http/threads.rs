@@ -381,6 +381,13 @@ async fn patch_thread(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     check_uuid(&id, "thread")?;
+    // `ThreadPatch`: a body and a `metadata` that are not objects are 422, as the schema says.
+    if !body.is_object() {
+        return Err(ApiError::unprocessable(format!("{body} is not of type \"object\"")));
+    }
+    if let Some(m) = body.get("metadata").filter(|m| !m.is_object()) {
+        return Err(ApiError::unprocessable(format!("{m} is not of type \"object\"")));
+    }
     let t = st
         .db
         .patch_thread_metadata(&id, obj_field(&body, "metadata"), &orrery_engine::now_iso())

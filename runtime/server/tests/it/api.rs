@@ -525,6 +525,12 @@ async fn patches_made_at_once_each_keep_their_keys(backend: Backend) {
         assert_eq!(metadata.get(&key), Some(&json!(i)), "a patch lost its key: {metadata:?}");
     }
     assert_eq!(metadata["owner"], "ada");
+    for bad in [json!({"metadata": "nope"}), json!({"metadata": [1]}), json!([1])] {
+        let (st, _) = s.send(reqwest::Method::PATCH, &path, Some(bad.clone())).await;
+        assert_eq!(st, 422, "{bad}");
+    }
+    let (_, after) = s.get(&path).await;
+    assert_eq!(after["metadata"], thread["metadata"], "a refused patch changes nothing");
     let (st, _) = s
         .send(
             reqwest::Method::PATCH,
